@@ -1,0 +1,26 @@
+# devk — run `make help` for targets.
+GO ?= go
+KUBERNETES_VERSION ?= v1.34.4
+BIN := bin/devk
+
+.PHONY: build node-image test test-short e2e bench lint help
+
+build: ## build bin/devk
+	$(GO) build -o $(BIN) .
+
+node-image: build ## build (or reuse) the node image for KUBERNETES_VERSION
+	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
+
+test-short: ## unit tests only (fast, no Docker engine needed)
+	$(GO) test -short ./...
+
+test: build ## unit tests, then the end-to-end tests on the real Docker engine
+	$(GO) vet ./...
+	$(GO) test -short ./...
+	DEVK_E2E=1 $(GO) test -count=1 -timeout 60m -v ./e2e/...
+
+bench: build ## time startup phases and measure node memory; prints a table
+	DEVK_E2E=1 $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/...
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'

@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"net"
+	"text/template"
+
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/devk-dev/devk/iso"
+)
+
+// Network layout of every devk cluster.
+const (
+	ServiceCIDR = "10.96.0.0/12"
+	PodCIDR     = "10.244.0.0/16"
+	NodePodCIDR = "10.244.0.0/24"
+	// APIServerPort and DockerPort are the ports inside the node; the host reaches them
+	// through ports published on 127.0.0.1.
+	APIServerPort = 8443
+	DockerPort    = 2376
+	PKIDir        = "/etc/kubernetes/pki"
+)
+
+// ServiceIP returns the n-th address of a CIDR (1 is the kubernetes Service).
+func ServiceIP(cidr string, n int) string {
+	_, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		panic(err)
+	}
+	ip := ipnet.IP.To4()
+	out := net.IPv4(ip[0], ip[1], ip[2], ip[3]+byte(n))
+	return out.String()
+}
+
+// DNSIP is the cluster DNS Service address.
+var DNSIP = ServiceIP(ServiceCIDR, 10)
+
+//go:embed templates
+var templates embed.FS
+
+// NodeParams are the values the node's configuration is rendered from.
+type NodeParams struct {
+	NodeName      string
+	NodeIP        string
+	APIServerPort int
+	DockerPort    int
+	PKIDir        string
+	ServiceCIDR   string
+	PodCIDR       string
+	NodePodCIDR   string
+	DNSIP         string
+	CgroupRoot    string
+	CoreDNSImage  string
+}
+
+// NewNodeParams fills in the fixed layout for a node.
+func NewNodeParams(nodeName, nodeIP string) NodeParams {
+	return NodeParams{
+		NodeName: nodeName, NodeIP: nodeIP, APIServerPort: APIServerPort, DockerPort: DockerPort,
+		PKIDir: PKIDir, ServiceCIDR: ServiceCIDR, PodCIDR: PodCIDR, NodePodCIDR: NodePodCIDR,
+		DNSIP: DNSIP, CgroupRoot: "/devk-" + nodeName, CoreDNSImage: iso.CoreDNSImage,
+	}
+}
+
+// NodeFile is a file devk writes into the node.
+type NodeFile struct {
+	Path string
+	Mode int64
+	Data []byte
+}
+
+// Units are the systemd units devk starts, in start order.
+var Units = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "docker"}
+
+// templateFiles maps a template to its path in the node.
+var templateFiles = []struct{ tmpl, path string }{
+	{"etcd.service", "/etc/systemd/system/etcd.service"},
+	{"kube-apiserver.service", "/etc/systemd/system/kube-apiserver.service"},
+	{"kube-controller-manager.service", "/etc/systemd/system/kube-controller-manager.service"},
+	{"kube-scheduler.service", "/etc/systemd/system/kube-scheduler.service"},
+	{"kubelet.service", "/etc/systemd/system/kubelet.service"},
+	{"kube-proxy.service", "/etc/systemd/system/kube-proxy.service"},
+	{"docker.conf", "/etc/systemd/system/docker.service.d/devk.conf"},
+	{"kubelet-config.yaml", "/etc/kubernetes/kubelet-config.yaml"},
+	{"kube-proxy-config.yaml", "/etc/kubernetes/kube-proxy-config.yaml"},
+	{"cni.conflist", "/etc/cni/net.d/10-devk.conflist"},
+	{"coredns.yaml", "/etc/kubernetes/addons/coredns.yaml"},
+}
+
+// Render renders a template with missing keys as errors.
+func Render(name string, data any) ([]byte, error) {
+	t, err := template.New(name).Option("missingkey=error").ParseFS(templates, "templates/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// NodeFiles is every file the control plane and node components need: configuration,
+// units, certificates and component kubeconfigs.
+func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
+	var files []NodeFile
+	for _, tf := range templateFiles {
+		data, err := Render(tf.tmpl, p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, NodeFile{Path: tf.path, Mode: 0o644, Data: data})
+	}
+	pkiFile := func(name string, data []byte, mode int64) {
+		files = append(files, NodeFile{Path: p.PKIDir + "/" + name, Mode: mode, Data: data})
+	}
+	pkiFile("ca.crt", pki.CA.CertPEM, 0o644)
+	pkiFile("ca.key", pki.CA.KeyPEM, 0o600)
+	pkiFile("front-proxy-ca.crt", pki.FrontProxyCA.CertPEM, 0o644)
+	pkiFile("sa.key", pki.ServiceAccountKeyPEM, 0o600)
+	pkiFile("sa.pub", pki.ServiceAccountPubPEM, 0o644)
+	for _, name := range []string{CertAPIServer, CertAPIServerKubelet, CertFrontProxyClient, CertKubeletServer} {
+		pkiFile(name+".crt", pki.Leaves[name].CertPEM, 0o644)
+		pkiFile(name+".key", pki.Leaves[name].KeyPEM, 0o600)
+	}
+	docker := pki.Leaves[CertDockerServer]
+	files = append(files,
+		NodeFile{Path: "/etc/docker/certs/ca.pem", Mode: 0o644, Data: pki.CA.CertPEM},
+		NodeFile{Path: "/etc/docker/certs/server-cert.pem", Mode: 0o644, Data: docker.CertPEM},
+		NodeFile{Path: "/etc/docker/certs/server-key.pem", Mode: 0o600, Data: docker.KeyPEM},
+	)
+	server := fmt.Sprintf("https://127.0.0.1:%d", p.APIServerPort)
+	for _, kc := range []struct{ file, cert, user string }{
+		{"admin.conf", CertAdmin, "devk-admin"},
+		{"controller-manager.conf", CertControllerMgr, "system:kube-controller-manager"},
+		{"scheduler.conf", CertScheduler, "system:kube-scheduler"},
+		{"kubelet.conf", CertKubelet, "system:node:" + p.NodeName},
+		{"kube-proxy.conf", CertProxy, "system:kube-proxy"},
+	} {
+		data, err := clientcmd.Write(*Kubeconfig("devk", kc.user, server, pki.CA.CertPEM, pki.Leaves[kc.cert]))
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kc.file, err)
+		}
+		files = append(files, NodeFile{Path: "/etc/kubernetes/" + kc.file, Mode: 0o600, Data: data})
+	}
+	return files, nil
+}
+
+// Kubeconfig is a single-context kubeconfig with embedded certificates.
+func Kubeconfig(name, user, server string, caPEM []byte, kp *KeyPair) *clientcmdapi.Config {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: kp.CertPEM, ClientKeyData: kp.KeyPEM}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: user}
+	cfg.CurrentContext = name
+	return cfg
+}

@@ -1,0 +1,178 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/devk-dev/devk/driver"
+)
+
+// Stop stops the node; every object and volume is kept for the next start.
+func (m *Manager) Stop(ctx context.Context, profile string) error {
+	unlock, err := m.Home.Lock(profile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := m.Home.Load(profile); err != nil {
+		return err
+	}
+	state, err := m.Driver.State(ctx, profile)
+	if err != nil {
+		return err
+	}
+	switch state {
+	case driver.StateNonexistent:
+		return fmt.Errorf("%w: the node of profile %s is gone; run `devk start -p %s` to recreate it", driver.ErrNotFound, profile, profile)
+	case driver.StateStopped:
+		return nil
+	case driver.StatePaused:
+		if err := m.Driver.Unpause(ctx, profile); err != nil {
+			return err
+		}
+	}
+	return m.step("Stopping node "+profile, func() error { return m.Driver.Stop(ctx, profile) })
+}
+
+// Delete removes the node, its volume, the profile folder and the kubeconfig entries.
+// A profile that is half created or already gone is cleaned up all the same.
+func (m *Manager) Delete(ctx context.Context, profile string) error {
+	unlock, err := m.Home.Lock(profile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := m.step("Deleting node "+profile, func() error {
+		if node, err := m.Driver.Node(ctx, profile); err == nil {
+			m.cleanupCgroups(ctx, node, profile)
+		}
+		return m.Driver.Delete(ctx, profile)
+	}); err != nil {
+		return err
+	}
+	if err := RemoveKubeconfig(m.Kubeconfig, profile); err != nil {
+		return err
+	}
+	return m.Home.Remove(profile)
+}
+
+// cleanupCgroups stops the node's containers and removes its cgroup root: on a cgroup v1
+// host those live in the host's hierarchy and would outlive the node container.
+func (m *Manager) cleanupCgroups(ctx context.Context, node driver.Node, profile string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if st, _ := m.Driver.State(ctx, profile); st != driver.StateRunning {
+		return
+	}
+	root := NewNodeParams(profile, "").CgroupRoot
+	script := `[ -e /sys/fs/cgroup/cgroup.controllers ] && exit 0; systemctl stop kubelet 2>/dev/null; ` +
+		`ctr -n k8s.io tasks ls -q 2>/dev/null | while read t; do ctr -n k8s.io tasks kill -s KILL "$t"; done; sleep 1; ` +
+		`for d in /sys/fs/cgroup/*` + root + `; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`
+	_, _ = driver.Output(ctx, node, "sh", "-c", script)
+}
+
+// Status is what `devk status` reports. Field names are stable.
+type Status struct {
+	Name       string `json:"name"`
+	Host       string `json:"host"`
+	Kubelet    string `json:"kubelet"`
+	APIServer  string `json:"apiServer"`
+	Kubeconfig string `json:"kubeconfig"`
+	NodeIP     string `json:"nodeIP,omitempty"`
+	Server     string `json:"server,omitempty"`
+}
+
+// Status values.
+const (
+	Running       = "Running"
+	Stopped       = "Stopped"
+	Paused        = "Paused"
+	Nonexistent   = "Nonexistent"
+	Configured    = "Configured"
+	Misconfigured = "Misconfigured"
+	ErrorState    = "Error"
+)
+
+// ExitCode encodes the status as minikube does: bit 0 host, bit 1 kubelet, bit 2 API server.
+func (s Status) ExitCode() int {
+	code := 0
+	if s.Host != Running {
+		code |= 1
+	}
+	if s.Kubelet != Running {
+		code |= 2
+	}
+	if s.APIServer != Running {
+		code |= 4
+	}
+	return code
+}
+
+// Status inspects the node, the kubelet, the API server and the kubeconfig context.
+func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
+	st := Status{Name: profile, Host: Nonexistent, Kubelet: Nonexistent, APIServer: Nonexistent, Kubeconfig: Nonexistent}
+	prof, err := m.Home.Load(profile)
+	if err != nil {
+		return st, err
+	}
+	state, err := m.Driver.State(ctx, profile)
+	if err != nil {
+		return st, err
+	}
+	st.NodeIP = prof.NodeIP
+	st.Server = fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
+	if s := KubeconfigServer(m.Kubeconfig, profile); s == st.Server {
+		st.Kubeconfig = Configured
+	} else if s != "" {
+		st.Kubeconfig = Misconfigured
+	}
+	switch state {
+	case driver.StateNonexistent:
+		return st, nil
+	case driver.StateStopped:
+		st.Host, st.Kubelet, st.APIServer = Stopped, Stopped, Stopped
+		return st, nil
+	case driver.StatePaused:
+		st.Host, st.Kubelet, st.APIServer = Paused, Paused, Paused
+		return st, nil
+	case driver.StateRunning:
+		st.Host = Running
+	default:
+		st.Host = ErrorState
+		return st, nil
+	}
+	node, err := m.Driver.Node(ctx, profile)
+	if err != nil {
+		return st, err
+	}
+	st.Kubelet = Stopped
+	if out, _ := driver.Output(ctx, node, "systemctl", "is-active", "kubelet"); out == "active" {
+		st.Kubelet = Running
+	}
+	st.APIServer = Stopped
+	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, prof.NodeIP)
+	if err != nil {
+		return st, err
+	}
+	client, err := AdminClient(st.Server, pki)
+	if err != nil {
+		return st, err
+	}
+	if err := APIServerReady(ctx, client); err == nil {
+		st.APIServer = Running
+	} else if !errors.Is(err, context.Canceled) {
+		st.APIServer = Stopped
+	}
+	return st, nil
+}
+
+// Purge removes devk's whole home: profiles, certificates and the node image cache.
+func (m *Manager) Purge() error {
+	if err := os.RemoveAll(m.Home.Dir); err != nil {
+		return fmt.Errorf("remove %s: %w", m.Home.Dir, err)
+	}
+	return nil
+}

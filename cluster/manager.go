@@ -1,0 +1,387 @@
+package cluster
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/devk-dev/devk/driver"
+	"github.com/devk-dev/devk/iso"
+)
+
+// Reporter shows progress. Step starts a phase; Done ends the phase Step started last.
+type Reporter interface {
+	Step(name string)
+	Done(err error)
+}
+
+// NodeImages provides the node image for a Kubernetes version, building it if needed.
+type NodeImages interface {
+	Ensure(ctx context.Context, kubernetesVersion string) (ref string, err error)
+}
+
+// Manager runs cluster lifecycles for one driver.
+type Manager struct {
+	Home       Home
+	Driver     driver.Driver
+	Images     NodeImages
+	Report     Reporter
+	Kubeconfig string // the user's kubeconfig path
+}
+
+// StartOptions are the user's choices; zero values mean "not given".
+type StartOptions struct {
+	Profile           string
+	CPUs              int
+	MemoryMB          int
+	KubernetesVersion string
+	APIServerPort     int
+	Ports             []driver.PortMapping
+	Addons            []string
+}
+
+// Errors a user can act on; wrapped with details.
+var (
+	ErrTimeout = errors.New("timed out")
+)
+
+func (m *Manager) step(name string, fn func() error) error {
+	m.Report.Step(name)
+	err := fn()
+	m.Report.Done(err)
+	return err
+}
+
+// Start creates, restarts or re-checks the profile's cluster until DNS answers in it.
+// It is safe to re-run after a failed or interrupted start.
+func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error) {
+	unlock, err := m.Home.Lock(opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := m.Driver.Preflight(ctx); err != nil {
+		return nil, err
+	}
+	prof, err := m.Home.Load(opts.Profile)
+	if errors.Is(err, ErrNoProfile) {
+		opts = withDefaults(opts)
+		if err := checkPortsFree(opts); err != nil {
+			return nil, err
+		}
+		prof = &Profile{
+			Name: opts.Profile, Driver: m.Driver.Name(), CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
+			KubernetesVersion: opts.KubernetesVersion, APIServerPort: opts.APIServerPort,
+			Ports: opts.Ports, Addons: opts.Addons, Created: time.Now().UTC(),
+		}
+	} else if err != nil {
+		return nil, err
+	} else if err := checkUnchanged(prof, opts); err != nil {
+		return nil, err
+	}
+	if prof.Driver != m.Driver.Name() {
+		return nil, fmt.Errorf("%w: profile %s uses the %s driver; delete it to change drivers", ErrInvalid, prof.Name, prof.Driver)
+	}
+
+	state, err := m.Driver.State(ctx, prof.Name)
+	if err != nil {
+		return nil, err
+	}
+	if state == driver.StateNonexistent || prof.NodeImage == "" {
+		if err := m.step("Preparing node image for Kubernetes "+prof.KubernetesVersion, func() (err error) {
+			prof.NodeImage, err = m.Images.Ensure(ctx, prof.KubernetesVersion)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	}
+	// Saved before anything is created, so a failed start can be re-run or deleted.
+	if err := m.Home.Save(prof); err != nil {
+		return nil, err
+	}
+
+	var node driver.Node
+	switch state {
+	case driver.StateNonexistent:
+		err = m.step("Creating node container", func() (err error) {
+			ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
+			node, err = m.Driver.Create(ctx, driver.NodeSpec{
+				Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
+				Ports: append(ports, prof.Ports...),
+			})
+			return err
+		})
+	case driver.StateStopped, driver.StateError:
+		err = m.step("Starting stopped node", func() error { return m.Driver.Start(ctx, prof.Name) })
+	case driver.StatePaused:
+		err = m.step("Unpausing node", func() error { return m.Driver.Unpause(ctx, prof.Name) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		if node, err = m.Driver.Node(ctx, prof.Name); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.fillEndpoints(ctx, prof, node); err != nil {
+		return nil, err
+	}
+	if err := m.Home.Save(prof); err != nil {
+		return nil, err
+	}
+	var pki *PKI
+	if err := m.step("Booting node", func() error { return waitSystemd(ctx, node) }); err != nil {
+		return nil, err
+	}
+	if err := m.step("Configuring control plane", func() (err error) {
+		if pki, err = LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, prof.NodeIP); err != nil {
+			return err
+		}
+		files, err := NodeFiles(NewNodeParams(prof.Name, prof.NodeIP), pki)
+		if err != nil {
+			return err
+		}
+		return writeNodeFiles(ctx, node, files)
+	}); err != nil {
+		return nil, err
+	}
+	if err := m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
+		if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
+			return err
+		}
+		_, err := driver.Output(ctx, node, append([]string{"systemctl", "enable", "--now"}, Units...)...)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
+	client, err := AdminClient(server, pki)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.step("Waiting for the API server", func() error { return waitAPIServer(ctx, client, 2*time.Minute) }); err != nil {
+		return nil, err
+	}
+	if err := m.step("Writing kubeconfig context "+prof.Name, func() error {
+		return MergeKubeconfig(m.Kubeconfig, prof.Name, server, pki.CA.CertPEM, pki.Leaves[CertAdmin])
+	}); err != nil {
+		return nil, err
+	}
+	if err := m.step("Deploying CoreDNS", func() error { return KubectlApply(ctx, node, "/etc/kubernetes/addons/coredns.yaml") }); err != nil {
+		return nil, err
+	}
+	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, 2*time.Minute) }); err != nil {
+		return nil, err
+	}
+	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, 2*time.Minute) }); err != nil {
+		return nil, err
+	}
+	return prof, nil
+}
+
+// Defaults of a new profile.
+const (
+	DefaultCPUs     = 2
+	DefaultMemoryMB = 4096
+)
+
+func withDefaults(o StartOptions) StartOptions {
+	if o.CPUs == 0 {
+		o.CPUs = DefaultCPUs
+	}
+	if o.MemoryMB == 0 {
+		o.MemoryMB = DefaultMemoryMB
+	}
+	if o.KubernetesVersion == "" {
+		o.KubernetesVersion = iso.DefaultKubernetesVersion
+	}
+	return o
+}
+
+// checkPortsFree rejects host ports something already listens on, before anything is created.
+func checkPortsFree(o StartOptions) error {
+	var taken []string
+	for _, p := range append([]driver.PortMapping{{HostPort: o.APIServerPort}}, o.Ports...) {
+		if p.HostPort == 0 || p.Protocol == "udp" {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.HostPort))
+		if err != nil {
+			taken = append(taken, fmt.Sprint(p.HostPort))
+			continue
+		}
+		l.Close()
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("%w: host port %s on 127.0.0.1 is already in use; pick another port or stop what uses it", ErrInvalid, strings.Join(taken, ", "))
+	}
+	return nil
+}
+
+// checkUnchanged rejects flags that would change a profile that already exists.
+func checkUnchanged(p *Profile, o StartOptions) error {
+	var diffs []string
+	if o.KubernetesVersion != "" && o.KubernetesVersion != p.KubernetesVersion {
+		diffs = append(diffs, fmt.Sprintf("--kubernetes-version %s (profile has %s)", o.KubernetesVersion, p.KubernetesVersion))
+	}
+	if o.CPUs != 0 && o.CPUs != p.CPUs {
+		diffs = append(diffs, fmt.Sprintf("--cpus %d (profile has %d)", o.CPUs, p.CPUs))
+	}
+	if o.MemoryMB != 0 && o.MemoryMB != p.MemoryMB {
+		diffs = append(diffs, fmt.Sprintf("--memory %dm (profile has %dm)", o.MemoryMB, p.MemoryMB))
+	}
+	if o.APIServerPort != 0 && o.APIServerPort != p.APIServerPort {
+		diffs = append(diffs, fmt.Sprintf("--apiserver-port %d (profile has %d)", o.APIServerPort, p.APIServerPort))
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("%w: profile %s exists and cannot change %s; run `devk delete -p %s` first to recreate it", ErrInvalid, p.Name, strings.Join(diffs, ", "), p.Name)
+	}
+	return nil
+}
+
+func (m *Manager) fillEndpoints(ctx context.Context, prof *Profile, node driver.Node) error {
+	var err error
+	if prof.APIServerPort, err = node.HostPort(ctx, APIServerPort); err != nil {
+		return err
+	}
+	if prof.DockerPort, err = node.HostPort(ctx, DockerPort); err != nil {
+		return err
+	}
+	prof.NodeIP, err = node.IP(ctx)
+	return err
+}
+
+// waitSystemd waits until the node's systemd has finished booting.
+func waitSystemd(ctx context.Context, node driver.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	var last string
+	for {
+		out, _ := driver.Output(ctx, node, "systemctl", "is-system-running")
+		switch out {
+		case "running", "degraded":
+			return nil
+		}
+		last = out
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w waiting for systemd in the node (state %q); see `devk logs`", ErrTimeout, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// writeNodeFiles copies every file in one tar stream: one round trip, not one per file.
+func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Size: int64(len(f.Data)), ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := node.Exec(ctx, []string{"tar", "-x", "--no-same-owner", "-C", "/"}, driver.ExecOptions{Stdin: &buf}); err != nil {
+		return fmt.Errorf("write configuration into the node: %w", err)
+	}
+	return nil
+}
+
+// AdminClient is a clientset for the cluster with the admin credentials.
+func AdminClient(server string, pki *PKI) (*kubernetes.Clientset, error) {
+	data, err := clientcmd.Write(*Kubeconfig("devk", "devk-admin", server, pki.CA.CertPEM, pki.Leaves[CertAdmin]))
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = 10 * time.Second
+	return kubernetes.NewForConfig(cfg)
+}
+
+// APIServerReady asks /readyz.
+func APIServerReady(ctx context.Context, client kubernetes.Interface) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var status int
+	body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&status).Raw()
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("readyz: %d %s", status, body)
+	}
+	return nil
+}
+
+func poll(ctx context.Context, timeout time.Duration, what string, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w after %s waiting for %s: %v", ErrTimeout, timeout, what, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func waitAPIServer(ctx context.Context, client kubernetes.Interface, timeout time.Duration) error {
+	return poll(ctx, timeout, "the API server", func() error { return APIServerReady(ctx, client) })
+}
+
+func waitNodeReady(ctx context.Context, client kubernetes.Interface, name string, timeout time.Duration) error {
+	return poll(ctx, timeout, "node "+name+" to be Ready", func() error {
+		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				if c.Status == corev1.ConditionTrue {
+					return nil
+				}
+				return fmt.Errorf("%s: %s", c.Reason, c.Message)
+			}
+		}
+		return errors.New("no Ready condition yet")
+	})
+}
+
+// waitDNS asks the cluster DNS Service from the node, which checks CoreDNS, its Service
+// and kube-proxy's rules at once.
+func waitDNS(ctx context.Context, node driver.Node, timeout time.Duration) error {
+	return poll(ctx, timeout, "cluster DNS to answer", func() error {
+		_, err := driver.Output(ctx, node, "busybox", "nslookup", "-timeout=1", "kubernetes.default.svc.cluster.local", DNSIP)
+		return err
+	})
+}
+
+// KubectlApply applies a manifest file in the node with the node's kubectl.
+func KubectlApply(ctx context.Context, node driver.Node, path string) error {
+	_, err := driver.Output(ctx, node, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "--server-side", "--force-conflicts", "-f", path)
+	return err
+}

@@ -1,0 +1,179 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/devk-dev/devk/driver"
+)
+
+// Profile is one cluster's configuration, kept in $DEVK_HOME/profiles/NAME/config.json.
+// Field names are stable: scripts read this file.
+type Profile struct {
+	Name              string               `json:"name"`
+	Driver            string               `json:"driver"`
+	CPUs              int                  `json:"cpus"`
+	MemoryMB          int                  `json:"memoryMB"`
+	KubernetesVersion string               `json:"kubernetesVersion"`
+	APIServerPort     int                  `json:"apiServerPort"`
+	DockerPort        int                  `json:"dockerPort"`
+	Ports             []driver.PortMapping `json:"ports,omitempty"`
+	Addons            []string             `json:"addons,omitempty"`
+	NodeImage         string               `json:"nodeImage"`
+	NodeIP            string               `json:"nodeIP,omitempty"`
+	Created           time.Time            `json:"created"`
+}
+
+// Home is devk's state directory ($DEVK_HOME, default ~/.devk).
+type Home struct{ Dir string }
+
+// DefaultHome resolves $DEVK_HOME or ~/.devk.
+func DefaultHome() (Home, error) {
+	if d := os.Getenv("DEVK_HOME"); d != "" {
+		return Home{Dir: d}, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return Home{}, fmt.Errorf("find home directory (set DEVK_HOME): %w", err)
+	}
+	return Home{Dir: filepath.Join(home, ".devk")}, nil
+}
+
+func (h Home) ProfileDir(name string) string { return filepath.Join(h.Dir, "profiles", name) }
+func (h Home) CertsDir(name string) string   { return filepath.Join(h.ProfileDir(name), "certs") }
+func (h Home) CacheDir() string              { return filepath.Join(h.Dir, "cache") }
+
+// ErrNoProfile means the profile was never created (or was deleted).
+var ErrNoProfile = errors.New("profile does not exist")
+
+func (h Home) Load(name string) (*Profile, error) {
+	data, err := os.ReadFile(filepath.Join(h.ProfileDir(name), "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNoProfile, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read profile %s: %w", name, err)
+	}
+	var p Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("profile %s is corrupt (%v); delete it with `devk delete -p %s`", name, err, name)
+	}
+	return &p, nil
+}
+
+func (h Home) Save(p *Profile) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(h.ProfileDir(p.Name), "config.json"), append(data, '\n'), 0o600)
+}
+
+// Profiles lists the names of existing profiles, sorted.
+func (h Home) Profiles() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(h.Dir, "profiles"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list profiles: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(h.Dir, "profiles", e.Name(), "config.json")); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Lock serializes commands on one profile. The lock file lives beside, not inside, the
+// profile folder, so deleting the profile does not race with the lock.
+func (h Home) Lock(name string) (func(), error) {
+	return Lock(filepath.Join(h.Dir, "locks", name+".lock"), 5*time.Minute)
+}
+
+// Remove deletes the profile's folder.
+func (h Home) Remove(name string) error {
+	if err := os.RemoveAll(h.ProfileDir(name)); err != nil {
+		return fmt.Errorf("remove profile %s: %w", name, err)
+	}
+	return nil
+}
+
+var profileNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// ErrInvalid marks bad user input: flags, names and values.
+var ErrInvalid = errors.New("invalid value")
+
+// ValidateProfileName accepts DNS-label-like names: they name containers, volumes and
+// kubeconfig contexts.
+func ValidateProfileName(name string) error {
+	if !profileNamePattern.MatchString(name) {
+		return fmt.Errorf("%w: profile name %q: use 1-32 lowercase letters, digits and '-', starting and ending with a letter or digit", ErrInvalid, name)
+	}
+	return nil
+}
+
+// ParseMemory reads sizes such as 4096, 4096m, 4g, 4GB, 2048MiB into MiB.
+func ParseMemory(s string) (int, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, suf := range []struct {
+		s string
+		m int
+	}{{"gib", 1024}, {"gb", 1024}, {"g", 1024}, {"mib", 1}, {"mb", 1}, {"m", 1}} {
+		if strings.HasSuffix(t, suf.s) {
+			t, mult = strings.TrimSuffix(t, suf.s), suf.m
+			break
+		}
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: memory %q: use a size such as 4g or 4096m", ErrInvalid, s)
+	}
+	mb := n * mult
+	if mb < 1800 {
+		return 0, fmt.Errorf("%w: memory %s is below the 1800 MiB a node needs", ErrInvalid, s)
+	}
+	return mb, nil
+}
+
+// ParsePort validates a TCP port number.
+func ParsePort(what string, n int) error {
+	if n < 1 || n > 65535 {
+		return fmt.Errorf("%w: %s %d: use a port between 1 and 65535", ErrInvalid, what, n)
+	}
+	return nil
+}
+
+// ParsePortMapping reads HOST:NODE[/PROTO].
+func ParsePortMapping(s string) (driver.PortMapping, error) {
+	bad := fmt.Errorf("%w: port mapping %q: use HOST:NODE, for example 8080:30080", ErrInvalid, s)
+	spec, proto, _ := strings.Cut(s, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return driver.PortMapping{}, bad
+	}
+	hostS, nodeS, ok := strings.Cut(spec, ":")
+	if !ok {
+		return driver.PortMapping{}, bad
+	}
+	host, err1 := strconv.Atoi(hostS)
+	node, err2 := strconv.Atoi(nodeS)
+	if err1 != nil || err2 != nil || ParsePort("host port", host) != nil || ParsePort("node port", node) != nil {
+		return driver.PortMapping{}, bad
+	}
+	return driver.PortMapping{HostPort: host, NodePort: node, Protocol: proto}, nil
+}

@@ -1,0 +1,122 @@
+// Package cmd holds devk's cobra commands: they parse flags, call packages and print.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/devk-dev/devk/cluster"
+	"github.com/devk-dev/devk/driver/docker"
+	"github.com/devk-dev/devk/iso"
+)
+
+// app carries what every command shares: the streams and the global flags.
+type app struct {
+	ctx     context.Context
+	stdout  io.Writer
+	stderr  io.Writer
+	profile string
+}
+
+// Execute runs devk with args and returns the exit code and the error to print.
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	a := &app{ctx: ctx, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "devk",
+		Short:         "devk runs a single-node Kubernetes cluster on this machine",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			return cluster.ValidateProfileName(a.profile)
+		},
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v (see --help)", errUsage, err) })
+	root.PersistentFlags().StringVarP(&a.profile, "profile", "p", envOr("DEVK_PROFILE", "devk"), "profile (cluster) name")
+	root.AddCommand(a.startCmd(), a.stopCmd(), a.deleteCmd(), a.statusCmd(), a.nodeImageCmd())
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w: interrupted; run the command again to resume: %v", context.Canceled, err)
+	}
+	if err != nil && !errors.Is(err, errUsage) && isCobraUsageError(err) {
+		err = fmt.Errorf("%w: %v (see --help)", errUsage, err)
+	}
+	return ExitCode(err), err
+}
+
+// isCobraUsageError recognizes cobra's own argument errors (unknown command, bad args).
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// reporter picks how progress is shown: JSON events, or lines.
+func (a *app) reporter(output string) cluster.Reporter {
+	if output == "json" {
+		return newJSONReporter(a.stdout)
+	}
+	return newLineReporter(a.stderr)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// manager wires the docker driver, the node image builder and the user's kubeconfig.
+func (a *app) manager(report cluster.Reporter) (*cluster.Manager, *docker.Driver, error) {
+	home, err := cluster.DefaultHome()
+	if err != nil {
+		return nil, nil, err
+	}
+	kubeconfig, err := cluster.UserKubeconfigPath()
+	if err != nil {
+		return nil, nil, err
+	}
+	drv, err := docker.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	builder := &iso.Builder{Engine: drv, CacheDir: home.CacheDir(), Report: report, Mirror: os.Getenv("DEVK_DEBIAN_MIRROR")}
+	if os.Getenv("DEVK_BUILD_LOG") != "" {
+		if f, err := os.OpenFile(os.Getenv("DEVK_BUILD_LOG"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			builder.Log = f
+		}
+	}
+	return &cluster.Manager{
+		Home: home, Driver: drv, Images: builder, Report: report, Kubeconfig: kubeconfig,
+	}, drv, nil
+}
+
+func validateOutput(output string, allowed ...string) error {
+	if output == "" {
+		return nil
+	}
+	for _, o := range allowed {
+		if output == o {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: --output %q: use one of %v", errUsage, output, allowed)
+}

@@ -1,0 +1,526 @@
+// Package docker runs a devk node as a Docker container that boots systemd
+// ("Docker-in-Docker"), through the Docker Engine API.
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/devk-dev/devk/driver"
+)
+
+const (
+	// NetworkName is the bridge network every devk node joins, so nodes keep a static IP.
+	NetworkName = "devk"
+	// LabelProfile marks every object devk creates with the profile it belongs to.
+	LabelProfile = "dev.devk.profile"
+	labelManaged = "dev.devk.managed"
+)
+
+// Driver implements driver.Driver with a Docker engine.
+type Driver struct {
+	api *client.Client
+	// cgroupV2 tells how to give the node its cgroups; read from the engine.
+	cgroupV2 *bool
+}
+
+// New connects to the engine named by the environment (DOCKER_HOST and friends), the
+// way the docker CLI does.
+func New() (*Driver, error) {
+	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Driver{api: api}, nil
+}
+
+// API exposes the engine client to code that builds images for this driver.
+func (d *Driver) API() *client.Client { return d.api }
+
+func (d *Driver) Name() string { return "docker" }
+
+// ErrEngineUnreachable says the Docker engine is not installed or not running.
+var ErrEngineUnreachable = errors.New("the Docker engine is not reachable")
+
+func (d *Driver) Preflight(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := d.api.Ping(ctx); err != nil {
+		return fmt.Errorf("%w at %s (%v); start it (for example `dockerd &` or `systemctl start docker`) and retry", ErrEngineUnreachable, d.api.DaemonHost(), err)
+	}
+	info, err := d.api.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrEngineUnreachable, err)
+	}
+	v2 := info.CgroupVersion == "2"
+	d.cgroupV2 = &v2
+	return nil
+}
+
+func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node, error) {
+	if d.cgroupV2 == nil {
+		if err := d.Preflight(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ip, err := d.ensureNetwork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{labelManaged: "true", LabelProfile: spec.Profile}
+	for k, v := range spec.Labels {
+		labels[k] = v
+	}
+	varVolume := spec.Name + "-var"
+	if _, err := d.api.VolumeCreate(ctx, volume.CreateOptions{Name: varVolume, Labels: labels}); err != nil {
+		return nil, fmt.Errorf("create volume %s: %w", varVolume, err)
+	}
+	exposed, bindings, err := portSpecs(spec.Ports)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &container.Config{
+		Hostname:     spec.Name,
+		Image:        spec.Image,
+		Labels:       labels,
+		ExposedPorts: exposed,
+		Env:          []string{"container=docker"},
+		// systemd stops cleanly on SIGRTMIN+3, not SIGTERM.
+		StopSignal: "SIGRTMIN+3",
+		Tty:        true, // systemd's console output goes to `docker logs`
+	}
+	host := NodeHostConfig(spec, *d.cgroupV2, true)
+	host.PortBindings = bindings
+	host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: varVolume, Target: "/var"})
+	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		NetworkName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}},
+	}}
+	if err := d.createAndStart(ctx, spec.Name, cfg, host, netCfg); err != nil {
+		if !privilegedRefused(err) {
+			return nil, err
+		}
+		// Engines whose root lacks some capabilities (rootless engines, sandboxes such
+		// as our CI) refuse --privileged; the explicit capability set works there.
+		_ = d.api.ContainerRemove(ctx, spec.Name, container.RemoveOptions{Force: true})
+		fallback := NodeHostConfig(spec, *d.cgroupV2, false)
+		fallback.PortBindings = host.PortBindings
+		fallback.Mounts = host.Mounts
+		if err := d.createAndStart(ctx, spec.Name, cfg, fallback, netCfg); err != nil {
+			return nil, err
+		}
+	}
+	return d.Node(ctx, spec.Name)
+}
+
+func (d *Driver) createAndStart(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *network.NetworkingConfig) error {
+	if _, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, name); err != nil {
+		if errdefs.IsConflict(err) {
+			return fmt.Errorf("a container named %s already exists; run `devk delete -p %s` or pick another profile: %w", name, name, err)
+		}
+		return fmt.Errorf("create node container %s: %w", name, err)
+	}
+	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start node container %s: %w", name, err)
+	}
+	return nil
+}
+
+func privilegedRefused(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "apply caps")
+}
+
+// NodeHostConfig is the container host configuration a node needs to run systemd,
+// containerd and the kubelet (see shared FINDINGS). privileged=false gives the explicit
+// capability set and devices for engines that refuse --privileged.
+func NodeHostConfig(spec driver.NodeSpec, cgroupV2, privileged bool) *container.HostConfig {
+	h := &container.HostConfig{
+		SecurityOpt: []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable"},
+		Tmpfs:       map[string]string{"/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec"},
+		Mounts: []mount.Mount{
+			{Type: mount.TypeBind, Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true},
+		},
+		Resources: container.Resources{
+			Memory:   int64(spec.MemoryMB) * 1024 * 1024,
+			NanoCPUs: int64(spec.CPUs) * 1e9,
+		},
+		Init: boolPtr(false),
+	}
+	if cgroupV2 {
+		h.CgroupnsMode = container.CgroupnsModePrivate
+	} else {
+		h.Mounts = append(h.Mounts, mount.Mount{Type: mount.TypeBind, Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup"})
+	}
+	if privileged {
+		h.Privileged = true
+		return h
+	}
+	h.CapAdd = []string{"ALL"}
+	h.CapDrop = []string{"SYS_RESOURCE"}
+	for _, dev := range []string{"/dev/kmsg", "/dev/fuse"} {
+		if _, err := os.Stat(dev); err == nil {
+			h.Devices = append(h.Devices, container.DeviceMapping{PathOnHost: dev, PathInContainer: dev, CgroupPermissions: "rwm"})
+		}
+	}
+	return h
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// portSpecs publishes every mapping on 127.0.0.1 only. A zero host port is resolved to a
+// free port now, so the port stays the same across stop and start.
+func portSpecs(ports []driver.PortMapping) (nat.PortSet, nat.PortMap, error) {
+	exposed := nat.PortSet{}
+	bindings := nat.PortMap{}
+	for _, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		hostPort := p.HostPort
+		if hostPort == 0 {
+			free, err := FreePort()
+			if err != nil {
+				return nil, nil, err
+			}
+			hostPort = free
+		}
+		port, err := nat.NewPort(proto, strconv.Itoa(p.NodePort))
+		if err != nil {
+			return nil, nil, fmt.Errorf("port %d: %w", p.NodePort, err)
+		}
+		exposed[port] = struct{}{}
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)})
+	}
+	return exposed, bindings, nil
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// subnets are tried in order, as minikube does, skipping ones the host already uses.
+var subnets = []string{"192.168.49.0/24", "192.168.58.0/24", "192.168.67.0/24", "192.168.76.0/24", "192.168.85.0/24", "192.168.94.0/24"}
+
+// ensureNetwork creates the devk network if needed and returns a free address on it.
+func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
+	nw, err := d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{})
+	if errdefs.IsNotFound(err) {
+		var lastErr error
+		for _, subnet := range subnets {
+			_, ipnet, _ := net.ParseCIDR(subnet)
+			gw := nthIP(ipnet, 1)
+			_, lastErr = d.api.NetworkCreate(ctx, NetworkName, network.CreateOptions{
+				Driver: "bridge",
+				IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gw.String()}}},
+				Labels: map[string]string{labelManaged: "true"},
+				Options: map[string]string{
+					"com.docker.network.bridge.enable_ip_masquerade": "true",
+					"com.docker.network.driver.mtu":                  "1500",
+				},
+			})
+			if lastErr == nil || errdefs.IsConflict(lastErr) && strings.Contains(lastErr.Error(), "already exists") {
+				break
+			}
+		}
+		if lastErr != nil && !strings.Contains(lastErr.Error(), "already exists") {
+			return "", fmt.Errorf("create docker network %s: %w", NetworkName, lastErr)
+		}
+		nw, err = d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{})
+	}
+	if err != nil {
+		return "", fmt.Errorf("inspect docker network %s: %w", NetworkName, err)
+	}
+	if len(nw.IPAM.Config) == 0 {
+		return "", fmt.Errorf("docker network %s has no subnet; remove it with `docker network rm %s`", NetworkName, NetworkName)
+	}
+	_, ipnet, err := net.ParseCIDR(nw.IPAM.Config[0].Subnet)
+	if err != nil {
+		return "", fmt.Errorf("docker network %s: %w", NetworkName, err)
+	}
+	used := map[string]bool{}
+	for _, c := range nw.Containers {
+		used[strings.Split(c.IPv4Address, "/")[0]] = true
+	}
+	// Stopped containers keep their configured address but are not listed on the network.
+	all, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelManaged+"=true"))})
+	if err != nil {
+		return "", fmt.Errorf("list devk containers: %w", err)
+	}
+	for _, c := range all {
+		if c.NetworkSettings == nil {
+			continue
+		}
+		if ep, ok := c.NetworkSettings.Networks[NetworkName]; ok && ep.IPAMConfig != nil {
+			used[ep.IPAMConfig.IPv4Address] = true
+		}
+	}
+	for i := 2; i < 255; i++ {
+		ip := nthIP(ipnet, i).String()
+		if !used[ip] {
+			return ip, nil
+		}
+	}
+	return "", fmt.Errorf("docker network %s has no free address", NetworkName)
+}
+
+func nthIP(n *net.IPNet, i int) net.IP {
+	ip := n.IP.To4()
+	out := make(net.IP, 4)
+	copy(out, ip)
+	out[3] += byte(i)
+	return out
+}
+
+func (d *Driver) Node(ctx context.Context, name string) (driver.Node, error) {
+	if _, err := d.inspect(ctx, name); err != nil {
+		return nil, err
+	}
+	return &Node{api: d.api, name: name}, nil
+}
+
+func (d *Driver) inspect(ctx context.Context, name string) (container.InspectResponse, error) {
+	info, err := d.api.ContainerInspect(ctx, name)
+	if errdefs.IsNotFound(err) {
+		return info, fmt.Errorf("container %s: %w", name, driver.ErrNotFound)
+	}
+	if err != nil {
+		return info, fmt.Errorf("inspect container %s: %w", name, err)
+	}
+	return info, nil
+}
+
+func (d *Driver) Start(ctx context.Context, name string) error {
+	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+		if errdefs.IsNotFound(err) {
+			return fmt.Errorf("container %s: %w", name, driver.ErrNotFound)
+		}
+		return fmt.Errorf("start container %s: %w", name, err)
+	}
+	return nil
+}
+
+func (d *Driver) Stop(ctx context.Context, name string) error {
+	timeout := 10
+	if err := d.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout}); err != nil {
+		if errdefs.IsNotFound(err) {
+			return fmt.Errorf("container %s: %w", name, driver.ErrNotFound)
+		}
+		return fmt.Errorf("stop container %s: %w", name, err)
+	}
+	return nil
+}
+
+func (d *Driver) Pause(ctx context.Context, name string) error {
+	if err := d.api.ContainerPause(ctx, name); err != nil {
+		return fmt.Errorf("pause container %s: %w", name, err)
+	}
+	return nil
+}
+
+func (d *Driver) Unpause(ctx context.Context, name string) error {
+	if err := d.api.ContainerUnpause(ctx, name); err != nil {
+		return fmt.Errorf("unpause container %s: %w", name, err)
+	}
+	return nil
+}
+
+func (d *Driver) Delete(ctx context.Context, name string) error {
+	err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove container %s: %w", name, err)
+	}
+	if err := d.api.VolumeRemove(ctx, name+"-var", true); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove volume %s-var: %w", name, err)
+	}
+	// The shared network goes with the last node.
+	left, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelManaged+"=true"))})
+	if err == nil && len(left) == 0 {
+		if err := d.api.NetworkRemove(ctx, NetworkName); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove docker network %s: %w", NetworkName, err)
+		}
+	}
+	return nil
+}
+
+func (d *Driver) State(ctx context.Context, name string) (driver.State, error) {
+	info, err := d.inspect(ctx, name)
+	if errors.Is(err, driver.ErrNotFound) {
+		return driver.StateNonexistent, nil
+	}
+	if err != nil {
+		return driver.StateError, err
+	}
+	switch {
+	case info.State.Paused:
+		return driver.StatePaused, nil
+	case info.State.Running:
+		return driver.StateRunning, nil
+	case info.State.Status == "created" || info.State.Status == "exited":
+		return driver.StateStopped, nil
+	}
+	return driver.StateError, nil
+}
+
+// Node is a node container.
+type Node struct {
+	api  *client.Client
+	name string
+}
+
+func (n *Node) Name() string { return n.name }
+
+func (n *Node) Exec(ctx context.Context, argv []string, opts driver.ExecOptions) error {
+	created, err := n.api.ContainerExecCreate(ctx, n.name, container.ExecOptions{
+		Cmd:          argv,
+		AttachStdin:  opts.Stdin != nil,
+		AttachStdout: true,
+		AttachStderr: true,
+		Tty:          opts.TTY,
+	})
+	if err != nil {
+		return fmt.Errorf("exec %s in %s: %w", argv[0], n.name, err)
+	}
+	resp, err := n.api.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: opts.TTY})
+	if err != nil {
+		return fmt.Errorf("attach to %s in %s: %w", argv[0], n.name, err)
+	}
+	defer resp.Close()
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	var stderrBuf bytes.Buffer
+	if stderr == nil {
+		stderr = &limitedBuffer{buf: &stderrBuf, max: 4096}
+	}
+	inputDone := make(chan error, 1)
+	if opts.Stdin != nil {
+		go func() {
+			_, err := io.Copy(resp.Conn, opts.Stdin)
+			_ = resp.CloseWrite()
+			inputDone <- err
+		}()
+	}
+	outputDone := make(chan error, 1)
+	go func() {
+		var err error
+		if opts.TTY {
+			_, err = io.Copy(stdout, resp.Reader)
+		} else {
+			_, err = stdcopy.StdCopy(stdout, stderr, resp.Reader)
+		}
+		outputDone <- err
+	}()
+	select {
+	case err := <-outputDone:
+		if err != nil {
+			return fmt.Errorf("read output of %s: %w", argv[0], err)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if opts.Stdin != nil {
+		select {
+		case err := <-inputDone:
+			if err != nil {
+				return fmt.Errorf("write input of %s: %w", argv[0], err)
+			}
+		default:
+		}
+	}
+	inspect, err := n.api.ContainerExecInspect(ctx, created.ID)
+	if err != nil {
+		return fmt.Errorf("inspect exec of %s: %w", argv[0], err)
+	}
+	if inspect.ExitCode != 0 {
+		return &driver.ExitError{Argv: argv, Code: inspect.ExitCode, Stderr: strings.TrimSpace(stderrBuf.String())}
+	}
+	return nil
+}
+
+// limitedBuffer keeps the first max bytes of a command's standard error for the error message.
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		if len(p) < room {
+			room = len(p)
+		}
+		l.buf.Write(p[:room])
+	}
+	return len(p), nil
+}
+
+// CopyTo streams content through `cat` rather than the archive API: the archive API
+// writes beneath tmpfs mounts such as /run instead of into them.
+func (n *Node) CopyTo(ctx context.Context, content io.Reader, _ int64, path string, mode int64) error {
+	script := fmt.Sprintf(`set -e; mkdir -p "$(dirname %[1]q)"; cat > %[1]q.devk-tmp; chmod %[2]o %[1]q.devk-tmp; mv -f %[1]q.devk-tmp %[1]q`, path, mode)
+	if err := n.Exec(ctx, []string{"sh", "-c", script}, driver.ExecOptions{Stdin: content}); err != nil {
+		return fmt.Errorf("copy to %s:%s: %w", n.name, path, err)
+	}
+	return nil
+}
+
+func (n *Node) CopyFrom(ctx context.Context, path string) (io.ReadCloser, error) {
+	var out bytes.Buffer
+	if err := n.Exec(ctx, []string{"cat", path}, driver.ExecOptions{Stdout: &out}); err != nil {
+		return nil, fmt.Errorf("copy from %s:%s: %w", n.name, path, err)
+	}
+	return io.NopCloser(&out), nil
+}
+
+func (n *Node) IP(ctx context.Context) (string, error) {
+	info, err := n.api.ContainerInspect(ctx, n.name)
+	if err != nil {
+		return "", fmt.Errorf("inspect container %s: %w", n.name, err)
+	}
+	if ep, ok := info.NetworkSettings.Networks[NetworkName]; ok && ep.IPAddress != "" {
+		return ep.IPAddress, nil
+	}
+	return "", fmt.Errorf("container %s has no address on network %s (is it running?)", n.name, NetworkName)
+}
+
+func (n *Node) HostPort(ctx context.Context, nodePort int) (int, error) {
+	info, err := n.api.ContainerInspect(ctx, n.name)
+	if err != nil {
+		return 0, fmt.Errorf("inspect container %s: %w", n.name, err)
+	}
+	// A stopped container has no live bindings; the configured ones are what it will get.
+	bindings := info.HostConfig.PortBindings
+	if info.NetworkSettings != nil && len(info.NetworkSettings.Ports) > 0 {
+		bindings = info.NetworkSettings.Ports
+	}
+	for _, b := range bindings[nat.Port(fmt.Sprintf("%d/tcp", nodePort))] {
+		if p, err := strconv.Atoi(b.HostPort); err == nil && p > 0 {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("node port %d of %s is not published on the host", nodePort, n.name)
+}

@@ -1,0 +1,118 @@
+// Package driver defines how devk provisions a node. A Driver creates, starts, stops and
+// removes nodes; a Node runs commands and copies files. cluster/ talks to a node only
+// through Node, so every driver gets the same cluster (the shape follows kind's
+// Provider and Node).
+package driver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// ErrNotFound is returned (wrapped) when a node does not exist.
+var ErrNotFound = errors.New("node not found")
+
+// State is what a driver knows about a node's machine.
+type State string
+
+const (
+	StateRunning     State = "Running"
+	StateStopped     State = "Stopped"
+	StatePaused      State = "Paused"
+	StateNonexistent State = "Nonexistent"
+	StateError       State = "Error"
+)
+
+// PortMapping publishes a node port on the host, always on 127.0.0.1.
+type PortMapping struct {
+	HostPort int // 0 picks a free port
+	NodePort int
+	Protocol string // "tcp" (default) or "udp"
+}
+
+// NodeSpec is everything a driver needs to create a node.
+type NodeSpec struct {
+	Name     string // machine name, unique per host (the profile name)
+	Profile  string
+	Image    string
+	CPUs     int
+	MemoryMB int
+	Ports    []PortMapping
+	Labels   map[string]string
+}
+
+// Driver provisions nodes.
+type Driver interface {
+	Name() string
+	// Preflight checks that the driver can work here (engine installed and reachable).
+	Preflight(ctx context.Context) error
+	// Create creates and starts a node. It fails if one with that name exists.
+	Create(ctx context.Context, spec NodeSpec) (Node, error)
+	// Node returns an existing node, or an error wrapping ErrNotFound.
+	Node(ctx context.Context, name string) (Node, error)
+	Start(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	Pause(ctx context.Context, name string) error
+	Unpause(ctx context.Context, name string) error
+	// Delete removes the node and everything the driver created for it (volumes too).
+	// Deleting a node that does not exist is not an error.
+	Delete(ctx context.Context, name string) error
+	State(ctx context.Context, name string) (State, error)
+}
+
+// ExecOptions wires a command's standard streams; nil streams are discarded.
+type ExecOptions struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+}
+
+// Node is one running machine.
+type Node interface {
+	Name() string
+	// Exec runs argv in the node and returns an error wrapping the exit status on failure.
+	Exec(ctx context.Context, argv []string, opts ExecOptions) error
+	// CopyTo writes content to path in the node with the given mode, creating parent dirs.
+	CopyTo(ctx context.Context, content io.Reader, size int64, path string, mode int64) error
+	// CopyFrom reads a file from the node.
+	CopyFrom(ctx context.Context, path string) (io.ReadCloser, error)
+	// IP is the node's address on its network, reachable from the host.
+	IP(ctx context.Context) (string, error)
+	// HostPort returns the 127.0.0.1 port on the host that reaches nodePort.
+	HostPort(ctx context.Context, nodePort int) (int, error)
+}
+
+// ExitError reports a command that ran and exited non-zero.
+type ExitError struct {
+	Argv   []string
+	Code   int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := "command exited with status " + strconv.Itoa(e.Code)
+	if len(e.Argv) > 0 {
+		msg = e.Argv[0] + ": " + msg
+	}
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	}
+	return msg
+}
+
+// Output runs argv in the node and returns its standard output, trimmed. On failure the
+// error carries the command's standard error.
+func Output(ctx context.Context, n Node, argv ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	err := n.Exec(ctx, argv, ExecOptions{Stdout: &stdout, Stderr: &stderr})
+	var exit *ExitError
+	if errors.As(err, &exit) && exit.Stderr == "" {
+		exit.Stderr = strings.TrimSpace(stderr.String())
+	}
+	return strings.TrimSpace(stdout.String()), err
+}

@@ -1,0 +1,349 @@
+package iso
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+)
+
+// Errors a user can act on.
+var (
+	ErrBadVersion     = errors.New("invalid Kubernetes version")
+	ErrUnknownVersion = errors.New("unknown Kubernetes version")
+	ErrMissingTool    = errors.New("a tool the node image build needs is missing")
+	ErrBuildFailed    = errors.New("node image build failed")
+)
+
+// Reporter shows progress: Step starts a phase, Done ends the last one started.
+type Reporter interface {
+	Step(name string)
+	Done(err error)
+}
+
+// Engine is what the builder needs from the container engine.
+type Engine interface {
+	// ImageRecipe returns the recipe label of a local image, or "" if the image is absent.
+	ImageRecipe(ctx context.Context, ref string) (string, error)
+	// LoadImage loads a docker-archive stream into the engine.
+	LoadImage(ctx context.Context, archive io.Reader) error
+}
+
+// Builder builds node images, caching every intermediate artifact by content under CacheDir.
+type Builder struct {
+	Engine   Engine
+	CacheDir string
+	// Report shows the build's phases; nil means quiet.
+	Report Reporter
+	// Log receives the output of the tools the build runs (mmdebstrap, go); may be nil.
+	Log io.Writer
+	// Mirror is the Debian mirror; empty means the host's apt configuration.
+	Mirror string
+}
+
+// Ensure returns the node image for a Kubernetes version, building it if the engine lacks it.
+func (b *Builder) Ensure(ctx context.Context, kubernetesVersion string) (string, error) {
+	r, err := NewRecipe(kubernetesVersion)
+	if err != nil {
+		return "", err
+	}
+	tag, _, err := b.EnsureRecipe(ctx, r)
+	return tag, err
+}
+
+// EnsureRecipe returns the tag of the recipe's node image, building it if the engine lacks it.
+func (b *Builder) EnsureRecipe(ctx context.Context, r Recipe) (tag string, built bool, err error) {
+	tag = r.Tag()
+	label, err := b.Engine.ImageRecipe(ctx, tag)
+	if err != nil {
+		return "", false, err
+	}
+	if label == r.Hash() {
+		return tag, false, nil
+	}
+	return tag, true, b.Build(ctx, r)
+}
+
+// Build builds the recipe's node image and loads it into the engine. Artifacts are
+// written under temporary names and renamed when complete, so an interrupted build
+// never leaves anything a later build would take as finished.
+func (b *Builder) Build(ctx context.Context, r Recipe) error {
+	if err := os.MkdirAll(b.CacheDir, 0o755); err != nil {
+		return fmt.Errorf("%w: create cache dir: %v", ErrBuildFailed, err)
+	}
+	if err := b.checkTools(); err != nil {
+		return err
+	}
+	var rootfs, kube, coredns, pause string
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"Building Kubernetes " + r.KubernetesVersion + " from source", func() (err error) { kube, err = b.kube(ctx, r); return }},
+		{"Building CoreDNS " + CoreDNSVersion, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
+		{"Building the pause image", func() (err error) { pause, err = b.pause(ctx); return }},
+		{"Building the Debian " + Suite + " root filesystem", func() (err error) { rootfs, err = b.rootfs(ctx); return }},
+		{"Assembling and loading the node image", func() error {
+			return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause})
+		}},
+	}
+	for _, s := range steps {
+		if b.Report != nil {
+			b.Report.Step(s.name)
+		}
+		err := s.run()
+		if b.Report != nil {
+			b.Report.Done(err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Builder) checkTools() error {
+	var missing []string
+	if _, err := exec.LookPath("go"); err != nil {
+		missing = append(missing, "go (install Go 1.24 or newer and put it on PATH)")
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		missing = append(missing, "mmdebstrap (apt-get install mmdebstrap)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrMissingTool, strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+func (b *Builder) log() io.Writer {
+	if b.Log == nil {
+		return io.Discard
+	}
+	return b.Log
+}
+
+// cached returns path if it exists; otherwise it runs produce(tmp) and renames tmp to path.
+func cached(path string, produce func(tmp string) error) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	tmp := path + ".partial"
+	_ = os.RemoveAll(tmp)
+	if err := produce(tmp); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBuildFailed, err)
+	}
+	return path, nil
+}
+
+func (b *Builder) run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var tail tailBuffer
+	out := io.MultiWriter(b.log(), &tail)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail.String())
+	}
+	return nil
+}
+
+// tailBuffer keeps the last lines a tool printed, for the error message.
+type tailBuffer struct{ lines []string }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		t.lines = append(t.lines, sc.Text())
+		if len(t.lines) > 15 {
+			t.lines = t.lines[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.Join(t.lines, "\n") }
+
+var goEnv = []string{"GOWORK=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOTOOLCHAIN=local"}
+
+// goModule writes a throwaway module (go.mod and main.go) and builds it to out.
+func (b *Builder) goBuild(ctx context.Context, dir, gomod, mainSrc, out, ldflags string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(mainSrc), 0o644); err != nil {
+		return err
+	}
+	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
+		return fmt.Errorf("%w: fetching Go modules (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, err)
+	}
+	if err := b.run(ctx, dir, goEnv, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", out, "."); err != nil {
+		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
+	}
+	return nil
+}
+
+// KubeGoMod is the go.mod of the multi-call binary: k8s.io/kubernetes at the version,
+// with its staging modules replaced by their published versions (k8s.io/kubernetes'
+// own go.mod points them at local paths, which the module proxy cannot serve).
+func KubeGoMod(r Recipe, kubernetesGoMod []byte) (string, error) {
+	f, err := modfile.Parse("go.mod", kubernetesGoMod, nil)
+	if err != nil {
+		return "", fmt.Errorf("parse k8s.io/kubernetes go.mod: %w", err)
+	}
+	staging := "v0." + strings.TrimPrefix(r.KubernetesVersion, "v1.")
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "module devk/kube\n\ngo %s\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n", f.Go.Version, r.KubernetesVersion)
+	for _, rep := range f.Replace {
+		if strings.HasPrefix(rep.New.Path, "./staging/") {
+			fmt.Fprintf(&sb, "\t%s => %s %s\n", rep.Old.Path, rep.Old.Path, staging)
+		}
+	}
+	sb.WriteString(")\n")
+	return sb.String(), nil
+}
+
+func (b *Builder) kubernetesGoMod(ctx context.Context, r Recipe) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "k8s.io/kubernetes@"+r.KubernetesVersion)
+	cmd.Env = append(os.Environ(), goEnv...)
+	cmd.Dir = b.CacheDir
+	out, err := cmd.Output()
+	var info struct{ GoMod, Error string }
+	_ = json.Unmarshal(out, &info)
+	if info.Error != "" {
+		if strings.Contains(info.Error, "unknown revision") || strings.Contains(info.Error, "not found") || strings.Contains(info.Error, "invalid version") {
+			return nil, fmt.Errorf("%w: %s is not a Kubernetes release (see https://kubernetes.io/releases)", ErrUnknownVersion, r.KubernetesVersion)
+		}
+		return nil, fmt.Errorf("%w: download k8s.io/kubernetes@%s (is the Go module proxy reachable?): %s", ErrBuildFailed, r.KubernetesVersion, info.Error)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: go mod download k8s.io/kubernetes@%s: %v", ErrBuildFailed, r.KubernetesVersion, err)
+	}
+	return os.ReadFile(info.GoMod)
+}
+
+func (b *Builder) kube(ctx context.Context, r Recipe) (string, error) {
+	path := filepath.Join(b.CacheDir, "devk-kube-"+r.KubernetesVersion+"-"+r.KubeKey()[:16])
+	return cached(path, func(tmp string) error {
+		k8sMod, err := b.kubernetesGoMod(ctx, r)
+		if err != nil {
+			return err
+		}
+		gomod, err := KubeGoMod(r, k8sMod)
+		if err != nil {
+			return err
+		}
+		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-kube-"+r.KubernetesVersion), gomod,
+			mustRead(sources, "kube/main.go.tmpl"), tmp, r.ldflags())
+	})
+}
+
+// ldflags stamps the version, so nodes and `kubectl version` report the real one.
+func (r Recipe) ldflags() string {
+	pkg := "k8s.io/component-base/version"
+	return strings.Join([]string{"-s", "-w",
+		"-X", pkg + ".gitVersion=" + r.KubernetesVersion,
+		"-X", pkg + ".gitMajor=1",
+		"-X", fmt.Sprintf("%s.gitMinor=%d", pkg, r.Minor),
+		"-X", pkg + ".gitTreeState=clean",
+		"-X", pkg + ".buildDate=1970-01-01T00:00:00Z",
+	}, " ")
+}
+
+func (b *Builder) coreDNS(ctx context.Context) (string, error) {
+	path := filepath.Join(b.CacheDir, "coredns-"+CoreDNSVersion+"-"+coreDNSKey()[:16])
+	return cached(path, func(tmp string) error {
+		gomod := "module devk/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns " + CoreDNSVersion + "\n"
+		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-coredns"), gomod, mustRead(sources, "coredns/main.go.tmpl"), tmp, "-s -w")
+	})
+}
+
+func (b *Builder) pause(ctx context.Context) (string, error) {
+	path := filepath.Join(b.CacheDir, "pause-"+pauseKey()[:16])
+	return cached(path, func(tmp string) error {
+		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-pause"), "module devk/pause\n\ngo 1.24.0\n", mustRead(sources, "pause/main.go.tmpl"), tmp, "-s -w")
+	})
+}
+
+// customizeHooks run in the finished root filesystem: units that devk starts itself
+// (after writing their certificates) are disabled, and what a container has no use for
+// is masked so the node boots faster.
+func customizeHooks() []string {
+	return []string{
+		`chroot "$1" systemctl disable docker.service docker.socket etcd.service ssh.service ssh.socket 2>/dev/null || true`,
+		`chroot "$1" systemctl mask getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service e2scrub_all.timer fstrim.timer dpkg-db-backup.timer systemd-tmpfiles-clean.timer systemd-networkd-wait-online.service`,
+		`rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log "$1"/usr/share/doc/*/changelog*`,
+		`rm -f "$1"/etc/machine-id "$1"/var/lib/dbus/machine-id && touch "$1"/etc/machine-id`,
+	}
+}
+
+func (b *Builder) rootfs(ctx context.Context) (string, error) {
+	path := filepath.Join(b.CacheDir, "rootfs-"+Suite+"-"+RootfsKey()[:16]+".tar")
+	return cached(path, func(tmp string) error {
+		mirror := b.Mirror
+		if mirror == "" {
+			mirror = HostDebianMirror()
+		}
+		if mirror == "" {
+			return fmt.Errorf("%w: no Debian mirror found in /etc/apt/sources.list*; set DEVK_DEBIAN_MIRROR", ErrBuildFailed)
+		}
+		args := []string{"--variant=minbase", "--include=" + strings.Join(Packages(), ","),
+			"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+			"--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
+			"--format=tar"}
+		for _, h := range customizeHooks() {
+			args = append(args, "--customize-hook="+h)
+		}
+		args = append(args, Suite, tmp, mirror)
+		if err := b.run(ctx, "", nil, "mmdebstrap", args...); err != nil {
+			return fmt.Errorf("%w: building the root filesystem (is the Debian mirror %s reachable? is the disk full?): %v", ErrBuildFailed, mirror, err)
+		}
+		return nil
+	})
+}
+
+// HostDebianMirror reads the first Debian archive URI from the host's apt sources, so the
+// node is built from the mirror this machine already uses.
+func HostDebianMirror() string {
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
+	for _, f := range append([]string{"/etc/apt/sources.list"}, files...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			fields := strings.Fields(line)
+			var uri string
+			switch {
+			case len(fields) >= 2 && fields[0] == "URIs:":
+				uri = fields[1]
+			case len(fields) >= 3 && fields[0] == "deb":
+				uri = fields[1]
+				if strings.HasPrefix(uri, "[") {
+					uri = fields[2]
+				}
+			}
+			if strings.HasSuffix(strings.TrimRight(uri, "/"), "/debian") {
+				return uri
+			}
+		}
+	}
+	return ""
+}

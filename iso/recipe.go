@@ -1,0 +1,132 @@
+// Package iso builds devk's node image: a Debian trixie root filesystem, Kubernetes
+// compiled from its Go module, and preloaded images, assembled with go-containerregistry.
+// Every input is hashed into the image tag, so an unchanged recipe is a cache hit.
+package iso
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// DefaultKubernetesVersion is the newest release our end-to-end tests pass with on a
+// cgroup v1 host (1.35 drops cgroup v1 by default).
+const DefaultKubernetesVersion = "v1.34.4"
+
+// Versions of the other components built into the node.
+const (
+	CoreDNSVersion = "v1.12.1"
+	PauseTag       = "registry.k8s.io/pause:3.10.1"
+	Suite          = "trixie"
+	// ImageRepository is the local repository node images are tagged in.
+	ImageRepository = "devk/node"
+	// LabelRecipe carries the full recipe hash on the node image.
+	LabelRecipe = "dev.devk.recipe"
+	// recipeRevision changes whenever the assembly code changes what it produces.
+	recipeRevision = "3"
+)
+
+//go:embed packages.txt kube/main.go.tmpl pause/main.go.tmpl coredns/main.go.tmpl
+var sources embed.FS
+
+//go:embed all:node
+var nodeFiles embed.FS
+
+var versionPattern = regexp.MustCompile(`^v1\.(\d+)\.(\d+)$`)
+
+// Recipe is one node image: a Kubernetes version and everything devk builds around it.
+type Recipe struct {
+	KubernetesVersion string
+	Minor             int
+}
+
+// NewRecipe validates the version (vMAJOR.MINOR.PATCH, 1.30 or newer).
+func NewRecipe(kubernetesVersion string) (Recipe, error) {
+	if kubernetesVersion == "" {
+		kubernetesVersion = DefaultKubernetesVersion
+	}
+	m := versionPattern.FindStringSubmatch(kubernetesVersion)
+	if m == nil {
+		return Recipe{}, fmt.Errorf("%w: %q is not of the form v1.MINOR.PATCH (for example %s)", ErrBadVersion, kubernetesVersion, DefaultKubernetesVersion)
+	}
+	var minor int
+	fmt.Sscan(m[1], &minor)
+	if minor < 30 {
+		return Recipe{}, fmt.Errorf("%w: %s is older than the oldest supported minor, v1.30", ErrBadVersion, kubernetesVersion)
+	}
+	return Recipe{KubernetesVersion: kubernetesVersion, Minor: minor}, nil
+}
+
+// Packages lists the Debian packages of the root filesystem.
+func Packages() []string {
+	data, _ := sources.ReadFile("packages.txt")
+	var pkgs []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			pkgs = append(pkgs, line)
+		}
+	}
+	return pkgs
+}
+
+// RootfsKey identifies the root filesystem: the suite, the packages and the hooks.
+func RootfsKey() string {
+	return hashOf("rootfs", recipeRevision, Suite, strings.Join(Packages(), ","), strings.Join(customizeHooks(), "\n"))
+}
+
+// KubeKey identifies the Kubernetes multi-call binary.
+func (r Recipe) KubeKey() string {
+	return hashOf("kube", recipeRevision, r.KubernetesVersion, mustRead(sources, "kube/main.go.tmpl"))
+}
+
+func coreDNSKey() string {
+	return hashOf("coredns", recipeRevision, CoreDNSVersion, mustRead(sources, "coredns/main.go.tmpl"))
+}
+
+func pauseKey() string {
+	return hashOf("pause", recipeRevision, mustRead(sources, "pause/main.go.tmpl"))
+}
+
+// Hash is the hash of every input of the node image.
+func (r Recipe) Hash() string {
+	parts := []string{"node", recipeRevision, RootfsKey(), r.KubeKey(), coreDNSKey(), pauseKey(), PauseTag}
+	var names []string
+	_ = fs.WalkDir(nodeFiles, "node", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, path)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	for _, n := range names {
+		parts = append(parts, n, mustRead(nodeFiles, n))
+	}
+	return hashOf(parts...)
+}
+
+// Tag is the node image's reference in the local engine.
+func (r Recipe) Tag() string {
+	return fmt.Sprintf("%s:%s-%s", ImageRepository, r.KubernetesVersion, r.Hash()[:12])
+}
+
+func hashOf(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\n", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func mustRead(f embed.FS, name string) string {
+	data, err := f.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded at compile time: a missing file is a build defect
+	}
+	return string(data)
+}
