@@ -53,7 +53,8 @@ type StartOptions struct {
 
 // Errors a user can act on; wrapped with details.
 var (
-	ErrTimeout = errors.New("timed out")
+	ErrTimeout    = errors.New("timed out")
+	ErrNotRunning = errors.New("cluster is not running")
 )
 
 func (m *Manager) step(name string, fn func() error) error {

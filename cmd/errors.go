@@ -23,7 +23,9 @@ const (
 	ExitDriver      = 10 // the driver's engine is missing or not running
 	ExitNodeImage   = 11 // the node image could not be built
 	ExitNode        = 20 // the node is missing or broken
+	ExitNotRunning  = 21 // the command needs a running cluster
 	ExitTimeout     = 30 // the control plane did not come up in time
+	ExitService     = 40 // the service has no host URL or no ready pod
 )
 
 // exitReason is a failure's exit code and stable reason ID.
@@ -48,6 +50,8 @@ var reasons = []struct {
 	{iso.ErrBuildFailed, exitReason{ExitNodeImage, "NODE_IMAGE_BUILD"}},
 	{driver.ErrNotFound, exitReason{ExitNode, "NODE_NOT_FOUND"}},
 	{cluster.ErrTimeout, exitReason{ExitTimeout, "CONTROL_PLANE_TIMEOUT"}},
+	{cluster.ErrNotRunning, exitReason{ExitNotRunning, "CLUSTER_NOT_RUNNING"}},
+	{cluster.ErrService, exitReason{ExitService, "SERVICE_UNREACHABLE"}},
 }
 
 // errUsage marks command-line mistakes found by cobra or by us.

@@ -23,6 +23,8 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	profile string
+	// closers run when the command ends, before anything else is printed.
+	closers []func()
 }
 
 // Execute runs devk with args and returns the exit code and the error to print.
@@ -42,8 +44,11 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v (see --help)", errUsage, err) })
 	root.PersistentFlags().StringVarP(&a.profile, "profile", "p", envOr("DEVK_PROFILE", "devk"), "profile (cluster) name")
-	root.AddCommand(a.startCmd(), a.stopCmd(), a.deleteCmd(), a.statusCmd(), a.nodeImageCmd())
+	root.AddCommand(a.startCmd(), a.stopCmd(), a.deleteCmd(), a.statusCmd(), a.nodeImageCmd(), a.dockerEnvCmd(), a.serviceCmd())
 	err := root.ExecuteContext(ctx)
+	for _, closeFn := range a.closers {
+		closeFn()
+	}
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: interrupted; run the command again to resume: %v", context.Canceled, err)
 	}
@@ -71,12 +76,19 @@ func envOr(key, def string) string {
 	return def
 }
 
-// reporter picks how progress is shown: JSON events, or lines.
+// reporter picks how progress is shown: JSON events, a live view on a terminal, or
+// plain lines for logs and pipes.
 func (a *app) reporter(output string) cluster.Reporter {
-	if output == "json" {
+	switch {
+	case output == "json":
 		return newJSONReporter(a.stdout)
+	case isTerminal(a.stderr) && os.Getenv("TERM") != "dumb":
+		r := newTeaReporter(a.stderr)
+		a.closers = append(a.closers, r.Close)
+		return r
+	default:
+		return newLineReporter(a.stderr)
 	}
-	return newLineReporter(a.stderr)
 }
 
 func isTerminal(w io.Writer) bool {
