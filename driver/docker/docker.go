@@ -154,14 +154,15 @@ func NodeHostConfig(spec driver.NodeSpec, cgroupV2, privileged bool) *container.
 	h := &container.HostConfig{
 		SecurityOpt: []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable"},
 		Tmpfs:       map[string]string{"/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec"},
-		Mounts: []mount.Mount{
-			{Type: mount.TypeBind, Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true},
-		},
 		Resources: container.Resources{
 			Memory:   int64(spec.MemoryMB) * 1024 * 1024,
 			NanoCPUs: int64(spec.CPUs) * 1e9,
 		},
 		Init: boolPtr(false),
+	}
+	// Kernel modules let the node load what kube-proxy and CNI need; absent on some hosts.
+	if _, err := os.Stat("/lib/modules"); err == nil {
+		h.Mounts = append(h.Mounts, mount.Mount{Type: mount.TypeBind, Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true})
 	}
 	if cgroupV2 {
 		h.CgroupnsMode = container.CgroupnsModePrivate

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkStartup measures the phases of minikube's time-to-k8s with the node image
+// cached: `devk start` returning, node Ready, DNS answering in a pod; then stop, restart,
+// and the node's idle memory. Run with `make bench`.
+func BenchmarkStartup(b *testing.B) {
+	requireE2E(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	env := NewEnv(b, devkBin, "e2e-bench")
+	env.Devk(ctx, "delete")
+	b.Cleanup(func() { env.Devk(context.Background(), "delete") })
+	// Build or find the node image first: the budget is for a cached image.
+	env.MustDevk(ctx, "node-image")
+
+	for i := 0; i < b.N; i++ {
+		begin := time.Now()
+		r := env.MustDevk(ctx, "start")
+		returned := time.Since(begin)
+		cs := env.Client()
+		if err := Eventually(ctx, 2*time.Minute, func() error { return NodeReady(ctx, cs, env.Profile) }); err != nil {
+			b.Fatal(err)
+		}
+		ready := time.Since(begin)
+		name := fmt.Sprintf("dns-%d", i)
+		if _, err := RunPod(ctx, cs, "default", name, "busybox:1.37", []string{"nslookup", "kubernetes.default.svc.cluster.local"}, 2*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		dns := time.Since(begin)
+
+		time.Sleep(30 * time.Second) // let the node settle before measuring idle memory
+		mem, err := nodeRSS(ctx, env.Profile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stop := env.MustDevk(ctx, "stop").Duration
+		restart := env.MustDevk(ctx, "start")
+		if err := NodeReady(ctx, cs, env.Profile); err != nil {
+			b.Fatal(err)
+		}
+		env.MustDevk(ctx, "delete")
+
+		b.ReportMetric(returned.Seconds(), "s-start-returned")
+		b.ReportMetric(ready.Seconds(), "s-node-ready")
+		b.ReportMetric(dns.Seconds(), "s-dns-in-pod")
+		b.ReportMetric(stop.Seconds(), "s-stop")
+		b.ReportMetric(restart.Duration.Seconds(), "s-restart")
+		b.ReportMetric(float64(mem)/(1<<20), "MiB-idle-node")
+		fmt.Fprintf(os.Stderr, "\n| phase | seconds |\n|---|---|\n| start returned | %.1f |\n| node Ready | %.1f |\n| DNS answers in a pod | %.1f |\n| stop | %.1f |\n| restart | %.1f |\n| idle node memory (RSS) | %d MiB |\n\nstart steps:\n%s\nrestart steps:\n%s\n",
+			returned.Seconds(), ready.Seconds(), dns.Seconds(), stop.Seconds(), restart.Duration.Seconds(), mem>>20, r.Stderr, restart.Stderr)
+	}
+}
+
+// nodeRSS sums the resident memory of every process in the node (its PID namespace):
+// on a cgroup v1 host the node's services and pods live in several cgroups, so the
+// container's own cgroup would undercount.
+func nodeRSS(ctx context.Context, profile string) (int64, error) {
+	out, err := Docker(ctx, "exec", profile, "ps", "-eo", "rss=")
+	if err != nil {
+		return 0, fmt.Errorf("ps in node: %v: %s", err, out)
+	}
+	var kb int64
+	for _, f := range strings.Fields(out) {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err == nil {
+			kb += n
+		}
+	}
+	return kb * 1024, nil
+}
