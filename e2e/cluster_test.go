@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 var devkBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	if Enabled() {
 		dir, err := os.MkdirTemp("", "devk-e2e-")
 		if err != nil {

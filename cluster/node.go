@@ -1,0 +1,191 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/devk-dev/devk/driver"
+)
+
+// RunningNode returns the profile's node, failing with ErrNotRunning unless it runs.
+func (m *Manager) RunningNode(ctx context.Context, profile string) (driver.Node, *Profile, error) {
+	prof, err := m.Home.Load(profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	state, err := m.Driver.State(ctx, profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if state != driver.StateRunning {
+		return nil, nil, fmt.Errorf("%w: cluster %s is %s; run `devk start -p %s` first", ErrNotRunning, profile, state, profile)
+	}
+	node, err := m.Driver.Node(ctx, profile)
+	return node, prof, err
+}
+
+// LogComponents maps `devk logs --component` names to systemd units in the node.
+var LogComponents = map[string]string{
+	"kubelet": "kubelet", "apiserver": "kube-apiserver", "kube-apiserver": "kube-apiserver",
+	"controller-manager": "kube-controller-manager", "kube-controller-manager": "kube-controller-manager",
+	"scheduler": "kube-scheduler", "kube-scheduler": "kube-scheduler", "proxy": "kube-proxy", "kube-proxy": "kube-proxy",
+	"etcd": "etcd", "containerd": "containerd", "docker": "docker", "preload": "devk-preload",
+}
+
+// LogOptions select what `devk logs` shows.
+type LogOptions struct {
+	Components []string // empty: every component
+	Lines      int
+	Follow     bool
+	Problems   bool // only lines that look like errors
+}
+
+// Logs streams component logs from the node's journal.
+func (m *Manager) Logs(ctx context.Context, profile string, o LogOptions, out io.Writer) error {
+	node, _, err := m.RunningNode(ctx, profile)
+	if err != nil {
+		return err
+	}
+	argv := []string{"journalctl", "--no-pager", "--output=short-iso", "-n", fmt.Sprint(o.Lines)}
+	if o.Follow {
+		argv = append(argv, "-f")
+	}
+	if o.Problems {
+		argv = append(argv, "--priority=warning", "--grep=(?i)(error|fail|fatal|panic)")
+	}
+	comps := o.Components
+	if len(comps) == 0 {
+		comps = []string{"etcd", "apiserver", "controller-manager", "scheduler", "kubelet", "proxy", "containerd", "docker", "preload"}
+	}
+	for _, c := range comps {
+		unit, ok := LogComponents[c]
+		if !ok {
+			names := make([]string, 0, len(LogComponents))
+			for n := range LogComponents {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return fmt.Errorf("%w: unknown component %q: use one of %s", ErrInvalid, c, strings.Join(names, ", "))
+		}
+		argv = append(argv, "-u", unit)
+	}
+	err = node.Exec(ctx, argv, driver.ExecOptions{Stdout: out, Stderr: out})
+	if exit, ok := err.(*driver.ExitError); ok && o.Problems && exit.Code == 1 {
+		return nil // journalctl --grep exits 1 when nothing matched: no problems
+	}
+	return err
+}
+
+// UpdateContext rewrites the profile's kubeconfig entries (for example after the
+// user's kubeconfig was replaced) and makes its context current.
+func (m *Manager) UpdateContext(ctx context.Context, profile string) (string, error) {
+	prof, err := m.Home.Load(profile)
+	if err != nil {
+		return "", err
+	}
+	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, prof.NodeIP)
+	if err != nil {
+		return "", err
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
+	return server, MergeKubeconfig(m.Kubeconfig, profile, server, pki.CA.CertPEM, pki.Leaves[CertAdmin])
+}
+
+// ProfileState is one row of `devk profile list`. Field names are stable.
+type ProfileState struct {
+	Name              string `json:"name"`
+	Driver            string `json:"driver"`
+	Status            string `json:"status"`
+	KubernetesVersion string `json:"kubernetesVersion"`
+	NodeIP            string `json:"nodeIP"`
+	APIServerPort     int    `json:"apiServerPort"`
+	CPUs              int    `json:"cpus"`
+	MemoryMB          int    `json:"memoryMB"`
+}
+
+// ListProfiles returns every profile with the state of its node.
+func (m *Manager) ListProfiles(ctx context.Context) ([]ProfileState, error) {
+	names, err := m.Home.Profiles()
+	if err != nil {
+		return nil, err
+	}
+	out := []ProfileState{}
+	for _, n := range names {
+		p, err := m.Home.Load(n)
+		if err != nil {
+			return nil, err
+		}
+		st, err := m.Driver.State(ctx, n)
+		if err != nil {
+			st = driver.StateError
+		}
+		out = append(out, ProfileState{Name: n, Driver: p.Driver, Status: string(st), KubernetesVersion: p.KubernetesVersion,
+			NodeIP: p.NodeIP, APIServerPort: p.APIServerPort, CPUs: p.CPUs, MemoryMB: p.MemoryMB})
+	}
+	return out, nil
+}
+
+// Pause freezes every process of the node (control plane and workloads).
+func (m *Manager) Pause(ctx context.Context, profile string) error {
+	unlock, err := m.Home.Lock(profile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, _, err := m.RunningNode(ctx, profile); err != nil {
+		return err
+	}
+	return m.Driver.Pause(ctx, profile)
+}
+
+// Unpause thaws a paused node.
+func (m *Manager) Unpause(ctx context.Context, profile string) error {
+	unlock, err := m.Home.Lock(profile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := m.Home.Load(profile); err != nil {
+		return err
+	}
+	state, err := m.Driver.State(ctx, profile)
+	if err != nil {
+		return err
+	}
+	if state != driver.StatePaused {
+		return nil
+	}
+	return m.Driver.Unpause(ctx, profile)
+}
+
+// Kubectl returns the path of a kubectl matching the cluster's version: the node's own
+// multi-call binary, copied out once per Kubernetes version into the cache.
+func (m *Manager) Kubectl(ctx context.Context, profile string) (string, error) {
+	prof, err := m.Home.Load(profile)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(m.Home.CacheDir(), "bin", prof.KubernetesVersion, "kubectl")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	node, _, err := m.RunningNode(ctx, profile)
+	if err != nil {
+		return "", err
+	}
+	rc, err := node.CopyFrom(ctx, "/usr/local/bin/devk-kube")
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return "", err
+	}
+	return path, WriteFileAtomic(path, data, 0o755)
+}

@@ -1,0 +1,217 @@
+package iso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestKubeGoModGolden checks the generated go.mod against a small fake k8s.io/kubernetes
+// go.mod; regenerate with `go test ./iso -run TestKubeGoModGolden -update`.
+func TestKubeGoModGolden(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("testdata", "k8s-go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := KubeGoMod(mustRecipe(t, "v1.34.4"), in)
+	if err != nil {
+		t.Fatalf("KubeGoMod: %v", err)
+	}
+	assertGolden(t, filepath.Join("testdata", "golden", "kube-go.mod"), []byte(got))
+	if strings.Contains(got, "./staging") || strings.Contains(got, "example/forked") {
+		t.Errorf("local or non-staging replacements leaked into:\n%s", got)
+	}
+}
+
+// TestKubeGoModReal runs KubeGoMod on the real k8s.io/kubernetes v1.34.4 go.mod from the
+// module cache, when it is there, and compares with the repository's golden file.
+func TestKubeGoModReal(t *testing.T) {
+	const rel = "cache/download/k8s.io/kubernetes/@v/v1.34.4.mod"
+	candidates := []string{filepath.Join("/root/go/pkg/mod", rel)}
+	if c := os.Getenv("GOMODCACHE"); c != "" {
+		candidates = append([]string{filepath.Join(c, rel)}, candidates...)
+	}
+	var in []byte
+	err := os.ErrNotExist
+	for _, c := range candidates {
+		if in, err = os.ReadFile(c); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("k8s.io/kubernetes v1.34.4 go.mod is not in the module cache")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := KubeGoMod(mustRecipe(t, "v1.34.4"), in)
+	if err != nil {
+		t.Fatalf("KubeGoMod: %v", err)
+	}
+	assertGolden(t, filepath.Join("..", "testdata", "kube-go.mod.golden"), []byte(got))
+	// Every staging module k8s.io/kubernetes replaces is pinned to its published version.
+	staging := strings.Count(string(in), "=> ./staging/src/")
+	if pinned := strings.Count(got, " v0.34.4\n"); staging == 0 || pinned != staging {
+		t.Errorf("%d staging replacements in, %d pinned out", staging, pinned)
+	}
+}
+
+func TestKubeGoModErrors(t *testing.T) {
+	r := mustRecipe(t, "v1.34.4")
+	if _, err := KubeGoMod(r, []byte("module k8s.io/kubernetes\nrequire (\n")); err == nil || !strings.Contains(err.Error(), "parse k8s.io/kubernetes go.mod") {
+		t.Errorf("KubeGoMod of a broken go.mod = %v", err)
+	}
+}
+
+func TestCached(t *testing.T) {
+	tests := []struct {
+		name        string
+		existing    bool
+		produceErr  error
+		wantProduce bool
+		wantErr     bool
+		wantContent string
+	}{
+		{"hit", true, nil, false, false, "old"},
+		{"miss", false, nil, true, false, "new"},
+		{"failure", false, errors.New("boom"), true, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "artifact")
+			if tt.existing {
+				if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A stale partial file from an interrupted build must never be taken as done.
+			if err := os.WriteFile(path+".partial", []byte("stale"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			produced := false
+			got, err := cached(path, func(tmp string) error {
+				produced = true
+				if tmp != path+".partial" {
+					t.Errorf("tmp = %s", tmp)
+				}
+				if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+					t.Errorf("stale %s not removed before produce", tmp)
+				}
+				if tt.produceErr != nil {
+					os.WriteFile(tmp, []byte("half"), 0o644)
+					return tt.produceErr
+				}
+				return os.WriteFile(tmp, []byte("new"), 0o644)
+			})
+			if produced != tt.wantProduce {
+				t.Errorf("produce called = %v, want %v", produced, tt.wantProduce)
+			}
+			if tt.wantErr {
+				if !errors.Is(err, tt.produceErr) {
+					t.Errorf("cached = %q, %v; want %v", got, err, tt.produceErr)
+				}
+				if _, err := os.Stat(path); !os.IsNotExist(err) {
+					t.Errorf("a failed build left %s", path)
+				}
+				if _, err := os.Stat(path + ".partial"); !os.IsNotExist(err) {
+					t.Errorf("a failed build left the partial file")
+				}
+				return
+			}
+			if err != nil || got != path {
+				t.Fatalf("cached = %q, %v", got, err)
+			}
+			if data, _ := os.ReadFile(path); string(data) != tt.wantContent {
+				t.Errorf("content = %q, want %q", data, tt.wantContent)
+			}
+		})
+	}
+}
+
+func TestTailBuffer(t *testing.T) {
+	var tb tailBuffer
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&tb, "line %d\n", i)
+	}
+	io.WriteString(&tb, "a\nb\n")
+	got := strings.Split(tb.String(), "\n")
+	if len(got) != 15 || got[0] != "line 8" || got[14] != "b" {
+		t.Errorf("tail = %q, want the last 15 lines (line 8 .. b)", got)
+	}
+}
+
+// fakeEngine is an Engine holding images in memory.
+type fakeEngine struct {
+	labels map[string]string // ref -> recipe label
+	loaded [][]byte
+	err    error
+}
+
+func (e *fakeEngine) ImageRecipe(ctx context.Context, ref string) (string, error) {
+	return e.labels[ref], e.err
+}
+
+func (e *fakeEngine) LoadImage(ctx context.Context, archive io.Reader) error {
+	data, err := io.ReadAll(archive)
+	if err != nil {
+		return err
+	}
+	e.loaded = append(e.loaded, data)
+	return e.err
+}
+
+func TestEnsureCacheHit(t *testing.T) {
+	r := mustRecipe(t, "v1.34.4")
+	eng := &fakeEngine{labels: map[string]string{r.Tag(): r.Hash()}}
+	b := &Builder{Engine: eng, CacheDir: t.TempDir()}
+	tag, built, err := b.EnsureRecipe(context.Background(), r)
+	if err != nil || built || tag != r.Tag() {
+		t.Errorf("EnsureRecipe = %q, built=%v, %v; want a cache hit on %s", tag, built, err, r.Tag())
+	}
+	tag, err = b.Ensure(context.Background(), "")
+	if err != nil || tag != r.Tag() {
+		t.Errorf("Ensure(default) = %q, %v", tag, err)
+	}
+	if entries, _ := os.ReadDir(b.CacheDir); len(entries) != 0 {
+		t.Errorf("a cache hit wrote to the cache dir")
+	}
+}
+
+func TestEnsureErrors(t *testing.T) {
+	engineDown := errors.New("engine down")
+	tests := []struct {
+		name    string
+		version string
+		engine  *fakeEngine
+		want    error
+	}{
+		{"bad version", "1.34", &fakeEngine{}, ErrBadVersion},
+		{"engine error", "v1.34.4", &fakeEngine{err: engineDown}, engineDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &Builder{Engine: tt.engine, CacheDir: t.TempDir()}
+			if _, err := b.Ensure(context.Background(), tt.version); !errors.Is(err, tt.want) {
+				t.Errorf("Ensure = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCustomizeHooksAreStable(t *testing.T) {
+	hooks := customizeHooks()
+	if len(hooks) == 0 {
+		t.Fatal("no hooks")
+	}
+	for _, h := range hooks {
+		if !strings.Contains(h, `"$1"`) {
+			t.Errorf("hook %q does not work on the target root ($1)", h)
+		}
+	}
+}
