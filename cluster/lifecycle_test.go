@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/iso"
@@ -64,7 +65,6 @@ func TestCheckUnchanged(t *testing.T) {
 	}{
 		{"no flags", StartOptions{Profile: "devk"}, nil},
 		{"same values", StartOptions{Profile: "devk", CPUs: 2, MemoryMB: 4096, KubernetesVersion: "v1.34.4", APIServerPort: 32771}, nil},
-		{"ports and addons are not compared", StartOptions{Profile: "devk", Addons: []string{"x"}, Ports: []driver.PortMapping{{HostPort: 1, NodePort: 2}}}, nil},
 		{"cpus", StartOptions{CPUs: 4}, []string{"--cpus 4 (profile has 2)"}},
 		{"memory", StartOptions{MemoryMB: 8192}, []string{"--memory 8192m (profile has 4096m)"}},
 		{"version", StartOptions{KubernetesVersion: "v1.33.6"}, []string{"--kubernetes-version v1.33.6 (profile has v1.34.4)"}},
@@ -310,7 +310,7 @@ func fakeAPIServer(t *testing.T, pki *PKI) *httptest.Server {
 	})
 	mux.HandleFunc("/api/v1/nodes/devk", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"kind":"Node","apiVersion":"v1","metadata":{"name":"devk"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}`)
+		fmt.Fprintf(w, `{"kind":"Node","apiVersion":"v1","metadata":{"name":"devk"},"status":{"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":%q}]}}`, time.Now().UTC().Format(time.RFC3339))
 	})
 	srv := httptest.NewUnstartedServer(mux)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: certPool(pki.CA)}

@@ -158,6 +158,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	}); err != nil {
 		return nil, err
 	}
+	unitsStarted := time.Now()
 	if err := m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
 		if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
 			return err
@@ -183,7 +184,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Deploying CoreDNS", func() error { return KubectlApply(ctx, node, "/etc/kubernetes/addons/coredns.yaml") }); err != nil {
 		return nil, err
 	}
-	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, 2*time.Minute) }); err != nil {
+	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, unitsStarted, 2*time.Minute) }); err != nil {
 		return nil, err
 	}
 	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, 2*time.Minute) }); err != nil {
@@ -354,7 +355,9 @@ func waitAPIServer(ctx context.Context, client kubernetes.Interface, timeout tim
 	return poll(ctx, timeout, "the API server", func() error { return APIServerReady(ctx, client) })
 }
 
-func waitNodeReady(ctx context.Context, client kubernetes.Interface, name string, timeout time.Duration) error {
+// waitNodeReady waits for a Ready condition the kubelet posted after since: after a
+// restart the stored condition still says Ready from before the stop.
+func waitNodeReady(ctx context.Context, client kubernetes.Interface, name string, since time.Time, timeout time.Duration) error {
 	return poll(ctx, timeout, "node "+name+" to be Ready", func() error {
 		n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -362,7 +365,7 @@ func waitNodeReady(ctx context.Context, client kubernetes.Interface, name string
 		}
 		for _, c := range n.Status.Conditions {
 			if c.Type == corev1.NodeReady {
-				if c.Status == corev1.ConditionTrue {
+				if c.Status == corev1.ConditionTrue && !c.LastHeartbeatTime.Time.Before(since.Truncate(time.Second)) {
 					return nil
 				}
 				return fmt.Errorf("%s: %s", c.Reason, c.Message)
