@@ -14,8 +14,10 @@ import (
 // UserKubeconfigPath is where devk writes contexts: the first $KUBECONFIG entry, else
 // ~/.kube/config, as kubectl reads them.
 func UserKubeconfigPath() (string, error) {
-	if list := filepath.SplitList(os.Getenv("KUBECONFIG")); len(list) > 0 && list[0] != "" {
-		return list[0], nil
+	for _, p := range filepath.SplitList(os.Getenv("KUBECONFIG")) {
+		if p != "" {
+			return p, nil
+		}
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -27,6 +29,10 @@ func UserKubeconfigPath() (string, error) {
 // updateKubeconfig loads path (empty when missing), applies change and writes it back
 // atomically with mode 0600, under a lock so concurrent devk commands do not lose writes.
 func updateKubeconfig(path string, change func(*clientcmdapi.Config) bool) error {
+	// Write through a symlink (a kubeconfig kept in a dotfiles repository) rather than replace it.
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
 	unlock, err := Lock(path+".devk-lock", time.Minute)
 	if err != nil {
 		return err
@@ -72,7 +78,10 @@ func RemoveKubeconfig(path, profile string) error {
 		return nil
 	}
 	return updateKubeconfig(path, func(cfg *clientcmdapi.Config) bool {
-		_, had := cfg.Contexts[profile]
+		_, hadContext := cfg.Contexts[profile]
+		_, hadCluster := cfg.Clusters[profile]
+		_, hadUser := cfg.AuthInfos[profile]
+		had := hadContext || hadCluster || hadUser
 		delete(cfg.Clusters, profile)
 		delete(cfg.AuthInfos, profile)
 		delete(cfg.Contexts, profile)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,6 +247,9 @@ func checkUnchanged(p *Profile, o StartOptions) error {
 	}
 	if o.APIServerPort != 0 && o.APIServerPort != p.APIServerPort {
 		diffs = append(diffs, fmt.Sprintf("--apiserver-port %d (profile has %d)", o.APIServerPort, p.APIServerPort))
+	}
+	if len(o.Ports) > 0 && !slices.Equal(o.Ports, p.Ports) {
+		diffs = append(diffs, "--ports (published ports are fixed when the node is created)")
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("%w: profile %s exists and cannot change %s; run `devk delete -p %s` first to recreate it", ErrInvalid, p.Name, strings.Join(diffs, ", "), p.Name)

@@ -124,6 +124,8 @@ func ValidateProfileName(name string) error {
 	return nil
 }
 
+const maxMemoryMB = 1024 * 1024 // 1 TiB
+
 // ParseMemory reads sizes such as 4096, 4096m, 4g, 4GB, 2048MiB into MiB.
 func ParseMemory(s string) (int, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
@@ -138,8 +140,8 @@ func ParseMemory(s string) (int, error) {
 		}
 	}
 	n, err := strconv.Atoi(t)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%w: memory %q: use a size such as 4g or 4096m", ErrInvalid, s)
+	if err != nil || n <= 0 || n > maxMemoryMB/mult {
+		return 0, fmt.Errorf("%w: memory %q: use a size such as 4g or 4096m (at most %dg)", ErrInvalid, s, maxMemoryMB/1024)
 	}
 	mb := n * mult
 	if mb < 1800 {

@@ -47,7 +47,7 @@ func (a *app) startCmd() *cobra.Command {
 				}
 				opts.MemoryMB = mb
 			}
-			if c.Flags().Changed("apiserver-port") {
+			if apiServerPort != 0 {
 				if err := cluster.ParsePort("--apiserver-port", apiServerPort); err != nil {
 					return err
 				}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -122,7 +123,7 @@ func imageOf(layer v1.Layer, entrypoint []string, labels map[string]string) (v1.
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", "amd64"
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
 	cfg.Config.Entrypoint = entrypoint
 	cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cfg.Config.Labels = labels
@@ -302,7 +303,7 @@ func (b *Builder) assemble(ctx context.Context, r Recipe, a artifacts) error {
 		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", "amd64"
+	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
 	cfg.Config.Cmd = []string{"/sbin/init"}
 	cfg.Config.Env = []string{"container=docker", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cfg.Config.StopSignal = "SIGRTMIN+3"

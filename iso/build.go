@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -178,7 +179,8 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return strings.Join(t.lines, "\n") }
 
-var goEnv = []string{"GOWORK=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOTOOLCHAIN=local"}
+// The node runs on this host's engine, so binaries and images are for this host's architecture.
+var goEnv = []string{"GOWORK=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOARCH=" + runtime.GOARCH}
 
 // goModule writes a throwaway module (go.mod and main.go) and builds it to out.
 func (b *Builder) goBuild(ctx context.Context, dir, gomod, mainSrc, out, ldflags string) error {
@@ -207,6 +209,9 @@ func KubeGoMod(r Recipe, kubernetesGoMod []byte) (string, error) {
 	f, err := modfile.Parse("go.mod", kubernetesGoMod, nil)
 	if err != nil {
 		return "", fmt.Errorf("parse k8s.io/kubernetes go.mod: %w", err)
+	}
+	if f.Go == nil {
+		return "", fmt.Errorf("k8s.io/kubernetes go.mod has no go directive")
 	}
 	staging := "v0." + strings.TrimPrefix(r.KubernetesVersion, "v1.")
 	var sb strings.Builder

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -37,7 +38,7 @@ var sources embed.FS
 //go:embed all:node
 var nodeFiles embed.FS
 
-var versionPattern = regexp.MustCompile(`^v1\.(\d+)\.(\d+)$`)
+var versionPattern = regexp.MustCompile(`^v1\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,3})$`)
 
 // Recipe is one node image: a Kubernetes version and everything devk builds around it.
 type Recipe struct {
@@ -54,8 +55,7 @@ func NewRecipe(kubernetesVersion string) (Recipe, error) {
 	if m == nil {
 		return Recipe{}, fmt.Errorf("%w: %q is not of the form v1.MINOR.PATCH (for example %s)", ErrBadVersion, kubernetesVersion, DefaultKubernetesVersion)
 	}
-	var minor int
-	fmt.Sscan(m[1], &minor)
+	minor, _ := strconv.Atoi(m[1])
 	if minor < 30 {
 		return Recipe{}, fmt.Errorf("%w: %s is older than the oldest supported minor, v1.30", ErrBadVersion, kubernetesVersion)
 	}
