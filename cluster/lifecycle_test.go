@@ -374,8 +374,11 @@ func TestStartStatusStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(e.node.files) != len(want) {
-			t.Errorf("node got %d files, want %d", len(e.node.files), len(want))
+		if len(e.node.files) != len(want)+1 { // plus the stamp of what was written
+			t.Errorf("node got %d files, want %d", len(e.node.files), len(want)+1)
+		}
+		if _, ok := e.node.files[filesStamp]; !ok {
+			t.Errorf("%s not written", filesStamp)
 		}
 		for _, f := range want {
 			h, ok := e.node.files[f.Path]

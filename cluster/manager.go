@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -147,6 +149,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Booting node", func() error { return waitSystemd(ctx, node) }); err != nil {
 		return nil, err
 	}
+	var changed bool
 	if err := m.step("Configuring control plane", func() (err error) {
 		if pki, err = LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, prof.NodeIP); err != nil {
 			return err
@@ -155,16 +158,28 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		if err != nil {
 			return err
 		}
-		return writeNodeFiles(ctx, node, files)
+		changed, err = writeNodeFiles(ctx, node, files)
+		return err
 	}); err != nil {
 		return nil, err
 	}
-	unitsStarted := time.Now()
+	// A node that was just created or restarted must post a fresh Ready; a running one
+	// keeps the condition it has (the kubelet re-posts only on change).
+	var readySince time.Time
+	if state != driver.StateRunning {
+		readySince = time.Now()
+	}
 	if err := m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
-		if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
-			return err
+		// Unchanged units are already enabled and start at boot; `start` still revives
+		// any that were stopped behind devk's back.
+		verb := []string{"systemctl", "start"}
+		if changed {
+			if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
+				return err
+			}
+			verb = []string{"systemctl", "enable", "--now"}
 		}
-		_, err := driver.Output(ctx, node, append([]string{"systemctl", "enable", "--now"}, Units...)...)
+		_, err := driver.Output(ctx, node, append(verb, Units...)...)
 		return err
 	}); err != nil {
 		return nil, err
@@ -185,7 +200,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Deploying CoreDNS", func() error { return KubectlApply(ctx, node, "/etc/kubernetes/addons/coredns.yaml") }); err != nil {
 		return nil, err
 	}
-	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, unitsStarted, 2*time.Minute) }); err != nil {
+	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, readySince, 2*time.Minute) }); err != nil {
 		return nil, err
 	}
 	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, 2*time.Minute) }); err != nil {
@@ -269,7 +284,9 @@ func (m *Manager) fillEndpoints(ctx context.Context, prof *Profile, node driver.
 	return err
 }
 
-// waitSystemd waits until the node's systemd has finished booting.
+// waitSystemd waits until the node's systemd manages units. It does not wait for the
+// whole boot: the control plane's units order themselves after what they need, and
+// starting them while the rest of the boot finishes saves seconds.
 func waitSystemd(ctx context.Context, node driver.Node) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
@@ -277,7 +294,7 @@ func waitSystemd(ctx context.Context, node driver.Node) error {
 	for {
 		out, _ := driver.Output(ctx, node, "systemctl", "is-system-running")
 		switch out {
-		case "running", "degraded":
+		case "starting", "running", "degraded":
 			return nil
 		}
 		last = out
@@ -289,25 +306,41 @@ func waitSystemd(ctx context.Context, node driver.Node) error {
 	}
 }
 
-// writeNodeFiles copies every file in one tar stream: one round trip, not one per file.
-func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) error {
+// filesStamp records in the node which configuration it has, so an unchanged restart
+// skips rewriting files and reloading systemd.
+const filesStamp = "/etc/kubernetes/.devk-files.sha256"
+
+// writeNodeFiles copies every file in one tar stream (one round trip, not one per file)
+// unless the node already has exactly these files. It reports whether it wrote them.
+func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bool, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
 		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Size: int64(len(f.Data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return err
+			return false, err
 		}
 		if _, err := tw.Write(f.Data); err != nil {
-			return err
+			return false, err
 		}
 	}
+	sum := sha256.Sum256(buf.Bytes())
+	stamp := hex.EncodeToString(sum[:])
+	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(filesStamp, "/"), Mode: 0o644, Size: int64(len(stamp)), ModTime: time.Unix(0, 0)}); err != nil {
+		return false, err
+	}
+	if _, err := tw.Write([]byte(stamp)); err != nil {
+		return false, err
+	}
 	if err := tw.Close(); err != nil {
-		return err
+		return false, err
+	}
+	if have, _ := driver.Output(ctx, node, "cat", filesStamp); have == stamp {
+		return false, nil
 	}
 	if err := node.Exec(ctx, []string{"tar", "-x", "--no-same-owner", "-C", "/"}, driver.ExecOptions{Stdin: &buf}); err != nil {
-		return fmt.Errorf("write configuration into the node: %w", err)
+		return false, fmt.Errorf("write configuration into the node: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // AdminClient is a clientset for the cluster with the admin credentials.
