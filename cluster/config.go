@@ -75,7 +75,7 @@ type NodeFile struct {
 }
 
 // Units are the systemd units devk starts, in start order.
-var Units = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "docker"}
+var Units = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "devk-lb", "docker"}
 
 // templateFiles maps a template to its path in the node.
 var templateFiles = []struct{ tmpl, path string }{
@@ -85,6 +85,7 @@ var templateFiles = []struct{ tmpl, path string }{
 	{"kube-scheduler.service", "/etc/systemd/system/kube-scheduler.service"},
 	{"kubelet.service", "/etc/systemd/system/kubelet.service"},
 	{"kube-proxy.service", "/etc/systemd/system/kube-proxy.service"},
+	{"devk-lb.service", "/etc/systemd/system/devk-lb.service"},
 	{"docker.conf", "/etc/systemd/system/docker.service.d/devk.conf"},
 	{"kubelet-config.yaml", "/etc/kubernetes/kubelet-config.yaml"},
 	{"kube-proxy-config.yaml", "/etc/kubernetes/kube-proxy-config.yaml"},

@@ -91,15 +91,24 @@ func ServicePorts(svc *corev1.Service, nodeIP, scheme string) []ServicePort {
 	if svc.Spec.Type != corev1.ServiceTypeNodePort && svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
 		return nil
 	}
+	// A LoadBalancer with an address answers on its own port there; otherwise the node port does.
+	var lbIP string
+	if ing := svc.Status.LoadBalancer.Ingress; svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(ing) > 0 {
+		lbIP = ing[0].IP
+	}
 	var out []ServicePort
 	for _, p := range svc.Spec.Ports {
-		if p.NodePort == 0 {
+		sp := ServicePort{Namespace: svc.Namespace, Service: svc.Name, Name: p.Name, Port: p.Port, NodePort: p.NodePort, IP: nodeIP}
+		switch {
+		case lbIP != "":
+			sp.IP = lbIP
+			sp.URL = fmt.Sprintf("%s://%s:%d", scheme, lbIP, p.Port)
+		case p.NodePort != 0:
+			sp.URL = fmt.Sprintf("%s://%s:%d", scheme, nodeIP, p.NodePort)
+		default:
 			continue
 		}
-		out = append(out, ServicePort{
-			Namespace: svc.Namespace, Service: svc.Name, Name: p.Name, Port: p.Port, NodePort: p.NodePort, IP: nodeIP,
-			URL: fmt.Sprintf("%s://%s:%d", scheme, nodeIP, p.NodePort),
-		})
+		out = append(out, sp)
 	}
 	return out
 }

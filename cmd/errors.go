@@ -26,6 +26,7 @@ const (
 	ExitNotRunning  = 21 // the command needs a running cluster
 	ExitTimeout     = 30 // the control plane did not come up in time
 	ExitService     = 40 // the service has no host URL or no ready pod
+	ExitImage       = 41 // an image could not be loaded, built, listed or removed
 )
 
 // exitReason is a failure's exit code and stable reason ID.
@@ -52,6 +53,7 @@ var reasons = []struct {
 	{cluster.ErrTimeout, exitReason{ExitTimeout, "CONTROL_PLANE_TIMEOUT"}},
 	{cluster.ErrNotRunning, exitReason{ExitNotRunning, "CLUSTER_NOT_RUNNING"}},
 	{cluster.ErrService, exitReason{ExitService, "SERVICE_UNREACHABLE"}},
+	{cluster.ErrImage, exitReason{ExitImage, "IMAGE"}},
 }
 
 // errUsage marks command-line mistakes found by cobra or by us.

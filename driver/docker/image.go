@@ -42,3 +42,22 @@ func (d *Driver) LoadImage(ctx context.Context, archive io.Reader) error {
 	}
 	return nil
 }
+
+// SaveImage exports images from the host's engine as a `docker save` stream.
+func (d *Driver) SaveImage(ctx context.Context, refs []string) (io.ReadCloser, error) {
+	for _, ref := range refs {
+		if _, err := d.api.ImageInspect(ctx, ref); err != nil {
+			return nil, fmt.Errorf("image %s: %w", ref, err)
+		}
+	}
+	return d.api.ImageSave(ctx, refs)
+}
+
+// ImageSize is the uncompressed size of a host image, for progress (0 when unknown).
+func (d *Driver) ImageSize(ctx context.Context, ref string) int64 {
+	info, err := d.api.ImageInspect(ctx, ref)
+	if err != nil {
+		return 0
+	}
+	return info.Size
+}
