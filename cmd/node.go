@@ -249,6 +249,30 @@ func (a *app) pauseCmds() []*cobra.Command {
 	return []*cobra.Command{pause, unpause}
 }
 
+// takeProfileFlag removes devk's -p/--profile from the arguments before "--" and
+// applies it; what remains (after "--" if given) belongs to kubectl.
+func (a *app) takeProfileFlag(args []string) ([]string, error) {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			return append(rest, args[i+1:]...), cluster.ValidateProfileName(a.profile)
+		case arg == "-p" || arg == "--profile":
+			if i+1 >= len(args) {
+				return nil, fmt.Errorf("%w: %s needs a profile name", errUsage, arg)
+			}
+			a.profile = args[i+1]
+			i++
+		case strings.HasPrefix(arg, "--profile="):
+			a.profile = strings.TrimPrefix(arg, "--profile=")
+		default:
+			rest = append(rest, arg)
+		}
+	}
+	return rest, cluster.ValidateProfileName(a.profile)
+}
+
 // VersionInfo is `devk version -o json`. Field names are stable.
 type VersionInfo struct {
 	Devk              string `json:"devk"`
@@ -294,8 +318,10 @@ func (a *app) kubectlCmd() *cobra.Command {
 		Example:            "  devk kubectl -- get pods -A\n  devk kubectl -- apply -f app.yaml",
 		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 && args[0] == "--" {
-				args = args[1:]
+			// With flag parsing off, cobra hands over devk's own flags too (`devk -p x kubectl`).
+			args, err := a.takeProfileFlag(args)
+			if err != nil {
+				return err
 			}
 			m, _, err := a.manager(a.reporter("text"))
 			if err != nil {
