@@ -45,8 +45,10 @@ type Builder struct {
 	CacheDir string
 	// Report shows the build's phases; nil means quiet.
 	Report Reporter
-	// Log receives the output of the tools the build runs (mmdebstrap, go); may be nil.
-	Log io.Writer
+	// Log receives the output of the tools the build runs (mmdebstrap, go); nil means
+	// a log file in CacheDir.
+	Log     io.Writer
+	logPath string
 	// Mirror is the Debian mirror; empty means the host's apt configuration.
 	Mirror string
 }
@@ -84,19 +86,39 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 	if err := b.checkTools(); err != nil {
 		return err
 	}
+	if b.Log == nil {
+		// The tools' full output goes to a log; errors quote its last line and name it.
+		logPath := filepath.Join(b.CacheDir, "node-image-build.log")
+		f, err := os.Create(logPath)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBuildFailed, err)
+		}
+		defer f.Close()
+		b.Log, b.logPath = f, logPath
+		defer func() { b.Log, b.logPath = nil, "" }()
+	}
 	var rootfs, kube, coredns, pause string
-	steps := []struct {
+	type step struct {
 		name string
 		run  func() error
-	}{
+	}
+	steps := []step{
 		{"Building Kubernetes " + r.KubernetesVersion + " from source", func() (err error) { kube, err = b.kube(ctx, r); return }},
 		{"Building CoreDNS " + CoreDNSVersion, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
 		{"Building the pause image", func() (err error) { pause, err = b.pause(ctx); return }},
 		{"Building the Debian " + Suite + " root filesystem", func() (err error) { rootfs, err = b.rootfs(ctx); return }},
-		{"Assembling and loading the node image", func() error {
-			return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause})
-		}},
 	}
+	var images []string // archives of the default-on addons' images, preloaded in the node
+	for _, p := range PreloadedPrograms() {
+		steps = append(steps, step{"Building " + p.Name + " " + p.Version + " from source", func() error {
+			archive, err := b.goImage(ctx, p)
+			images = append(images, archive)
+			return err
+		}})
+	}
+	steps = append(steps, step{"Assembling and loading the node image", func() error {
+		return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause, images: images})
+	}})
 	for _, s := range steps {
 		if b.Report != nil {
 			b.Report.Step(s.name)
@@ -158,7 +180,14 @@ func (b *Builder) run(ctx context.Context, dir string, env []string, name string
 	out := io.MultiWriter(b.log(), &tail)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail.String())
+		msg := fmt.Sprintf("%s %s: %v", name, args[0], err)
+		if last := tail.last(); last != "" {
+			msg += ": " + last
+		}
+		if b.logPath != "" {
+			msg += " (full output in " + b.logPath + ")"
+		}
+		return errors.New(msg)
 	}
 	return nil
 }
@@ -177,7 +206,15 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (t *tailBuffer) String() string { return strings.Join(t.lines, "\n") }
+// last is the last line that says something, usually the error.
+func (t *tailBuffer) last() string {
+	for i := len(t.lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(t.lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}
 
 // The node runs on this host's engine, so binaries and images are for this host's architecture.
 var goEnv = []string{"GOWORK=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOARCH=" + runtime.GOARCH}
@@ -233,7 +270,8 @@ func (b *Builder) kubernetesGoMod(ctx context.Context, r Recipe) ([]byte, error)
 	var info struct{ GoMod, Error string }
 	_ = json.Unmarshal(out, &info)
 	if info.Error != "" {
-		if strings.Contains(info.Error, "unknown revision") || strings.Contains(info.Error, "not found") || strings.Contains(info.Error, "invalid version") {
+		if strings.Contains(info.Error, "unknown revision") || strings.Contains(info.Error, "not found") ||
+			strings.Contains(info.Error, "invalid version") || strings.Contains(info.Error, "version is not available") {
 			return nil, fmt.Errorf("%w: %s is not a Kubernetes release (see https://kubernetes.io/releases)", ErrUnknownVersion, r.KubernetesVersion)
 		}
 		return nil, fmt.Errorf("%w: download k8s.io/kubernetes@%s (is the Go module proxy reachable?): %s", ErrBuildFailed, r.KubernetesVersion, info.Error)

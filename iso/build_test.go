@@ -140,9 +140,12 @@ func TestTailBuffer(t *testing.T) {
 		fmt.Fprintf(&tb, "line %d\n", i)
 	}
 	io.WriteString(&tb, "a\nb\n")
-	got := strings.Split(tb.String(), "\n")
-	if len(got) != 15 || got[0] != "line 8" || got[14] != "b" {
-		t.Errorf("tail = %q, want the last 15 lines (line 8 .. b)", got)
+	io.WriteString(&tb, "  \n")
+	if len(tb.lines) != 15 || tb.lines[0] != "line 9" {
+		t.Errorf("tail = %q, want the last 15 lines", tb.lines)
+	}
+	if got := tb.last(); got != "b" {
+		t.Errorf("last = %q, want the last line with text, b", got)
 	}
 }
 
