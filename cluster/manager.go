@@ -52,6 +52,7 @@ type StartOptions struct {
 	APIServerPort     int
 	Ports             []driver.PortMapping
 	Addons            []string
+	Mounts            []driver.Mount // host folders bound into the node for its life
 }
 
 // Errors a user can act on; wrapped with details.
@@ -87,7 +88,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		prof = &Profile{
 			Name: opts.Profile, Driver: m.Driver.Name(), CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
 			KubernetesVersion: opts.KubernetesVersion, APIServerPort: opts.APIServerPort,
-			Ports: opts.Ports, Addons: opts.Addons, Created: time.Now().UTC(),
+			Ports: opts.Ports, Addons: opts.Addons, Mounts: opts.Mounts, Created: time.Now().UTC(),
 		}
 	} else if err != nil {
 		return nil, err
@@ -122,7 +123,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 			ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
 			node, err = m.Driver.Create(ctx, driver.NodeSpec{
 				Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
-				Ports: append(ports, prof.Ports...),
+				Ports: append(ports, prof.Ports...), Mounts: prof.Mounts,
 			})
 			return err
 		})
@@ -265,6 +266,9 @@ func checkUnchanged(p *Profile, o StartOptions) error {
 	}
 	if len(o.Ports) > 0 && !slices.Equal(o.Ports, p.Ports) {
 		diffs = append(diffs, "--ports (published ports are fixed when the node is created)")
+	}
+	if len(o.Mounts) > 0 && !slices.Equal(o.Mounts, p.Mounts) {
+		diffs = append(diffs, "--mount-string (mounts are fixed when the node is created; `devk mount` adds one to a running cluster)")
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("%w: profile %s exists and cannot change %s; run `devk delete -p %s` first to recreate it", ErrInvalid, p.Name, strings.Join(diffs, ", "), p.Name)

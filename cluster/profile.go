@@ -27,6 +27,7 @@ type Profile struct {
 	DockerPort        int                  `json:"dockerPort"`
 	Ports             []driver.PortMapping `json:"ports,omitempty"`
 	Addons            []string             `json:"addons,omitempty"`
+	Mounts            []driver.Mount       `json:"mounts,omitempty"`
 	NodeImage         string               `json:"nodeImage"`
 	NodeIP            string               `json:"nodeIP,omitempty"`
 	Created           time.Time            `json:"created"`

@@ -49,6 +49,7 @@ var reasons = []struct {
 	{docker.ErrEngineUnreachable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
 	{iso.ErrMissingTool, exitReason{ExitNodeImage, "NODE_IMAGE_TOOL_MISSING"}},
 	{iso.ErrBuildFailed, exitReason{ExitNodeImage, "NODE_IMAGE_BUILD"}},
+	{driver.ErrUnsupported, exitReason{ExitDriver, "DRIVER_UNSUPPORTED"}},
 	{driver.ErrNotFound, exitReason{ExitNode, "NODE_NOT_FOUND"}},
 	{cluster.ErrTimeout, exitReason{ExitTimeout, "CONTROL_PLANE_TIMEOUT"}},
 	{cluster.ErrNotRunning, exitReason{ExitNotRunning, "CLUSTER_NOT_RUNNING"}},

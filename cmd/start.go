@@ -3,7 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -13,30 +13,35 @@ import (
 
 func (a *app) startCmd() *cobra.Command {
 	var (
-		driverName, memory, version, output string
-		cpus, apiServerPort                 int
-		ports, addons                       []string
+		driverName, memory, version, output, mountString string
+		cpus, apiServerPort                              int
+		ports, addons                                    []string
 	)
 	c := &cobra.Command{
 		Use:   "start",
 		Short: "Create or restart the cluster and point kubectl at it",
 		Example: `  devk start
-  devk start -p dev2 --cpus 4 --memory 6g --kubernetes-version v1.34.4 --ports 8080:30080`,
+  devk start -p dev2 --cpus 4 --memory 6g --kubernetes-version v1.34.4 --ports 8080:30080
+  devk start --mount-string "$HOME/src:/src"
+  DEVK_CPUS=4 devk start                       # or once for all: devk config set cpus 4`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			opts := cluster.StartOptions{Profile: a.profile, KubernetesVersion: version, APIServerPort: apiServerPort, Addons: addons}
 			if err := validateOutput(output, "json", "text"); err != nil {
 				return err
 			}
-			if driverName != "docker" {
-				return fmt.Errorf("%w: --driver %q: available drivers: docker", errUsage, driverName)
+			if err := a.applySettings(c); err != nil {
+				return err
+			}
+			opts := cluster.StartOptions{Profile: a.profile, KubernetesVersion: version, APIServerPort: apiServerPort, Addons: addons}
+			if err := cluster.ValidateDriver(driverName); err != nil {
+				return err
 			}
 			if _, err := iso.NewRecipe(version); err != nil {
 				return err
 			}
 			if c.Flags().Changed("cpus") {
-				if cpus < 1 || cpus > runtime.NumCPU() {
-					return fmt.Errorf("%w: --cpus %d: this machine has %d", errUsage, cpus, runtime.NumCPU())
+				if err := cluster.ValidateCPUs(cpus); err != nil {
+					return err
 				}
 				opts.CPUs = cpus
 			}
@@ -58,6 +63,13 @@ func (a *app) startCmd() *cobra.Command {
 					return err
 				}
 				opts.Ports = append(opts.Ports, m)
+			}
+			if mountString != "" {
+				mnt, err := cluster.ParseMount(mountString)
+				if err != nil {
+					return err
+				}
+				opts.Mounts = append(opts.Mounts, mnt)
 			}
 			report := a.reporter(output)
 			m, _, err := a.manager(report)
@@ -82,13 +94,52 @@ func (a *app) startCmd() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&driverName, "driver", envOr("DEVK_DRIVER", "docker"), "driver: docker")
+	f.StringVar(&driverName, "driver", "docker", "driver: docker")
 	f.IntVar(&cpus, "cpus", cluster.DefaultCPUs, "CPUs for the node")
 	f.StringVar(&memory, "memory", fmt.Sprintf("%dm", cluster.DefaultMemoryMB), "memory for the node, such as 4g or 4096m")
 	f.StringVar(&version, "kubernetes-version", iso.DefaultKubernetesVersion, "Kubernetes version, vMAJOR.MINOR.PATCH")
 	f.IntVar(&apiServerPort, "apiserver-port", 0, "host port (on 127.0.0.1) for the API server; 0 picks a free one")
 	f.StringSliceVar(&ports, "ports", nil, "extra ports to publish on 127.0.0.1, HOST:NODE[/udp]")
 	f.StringSliceVar(&addons, "addons", nil, "addons to enable")
+	f.StringVar(&mountString, "mount-string", "", "HOST_DIR:NODE_DIR: a host folder in the node (and in pods through hostPath) for the life of the cluster")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
+}
+
+// applySettings gives each start flag the user did not pass its DEVK_<FLAG> environment
+// variable, else its `devk config` setting (see configCmd). Values go through the flag's
+// own Set, so the checks in startCmd apply to them as to flags; they are checked here
+// first too, to name where a bad value came from. They are defaults for a new cluster:
+// an existing profile keeps what it was created with, so they are only checked there.
+func (a *app) applySettings(c *cobra.Command) error {
+	home, err := cluster.DefaultHome()
+	if err != nil {
+		return err
+	}
+	settings, err := home.LoadSettings()
+	if err != nil {
+		return err
+	}
+	_, loadErr := home.Load(a.profile)
+	exists := loadErr == nil
+	for _, key := range cluster.SettingKeys() {
+		f := c.Flags().Lookup(key)
+		if key == "profile" || f == nil || f.Changed { // the profile is the root flag's default
+			continue
+		}
+		value, source, ok := cluster.LookupSetting(key, os.Getenv, settings)
+		if !ok {
+			continue
+		}
+		if err := cluster.ValidateSetting(key, value); err != nil {
+			return fmt.Errorf("%w (from %s)", err, source)
+		}
+		if exists {
+			continue
+		}
+		if err := c.Flags().Set(key, value); err != nil {
+			return fmt.Errorf("%w: %s %q (from %s): %v", errUsage, key, value, source, err)
+		}
+	}
+	return nil
 }

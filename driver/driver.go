@@ -16,6 +16,10 @@ import (
 // ErrNotFound is returned (wrapped) when a node does not exist.
 var ErrNotFound = errors.New("node not found")
 
+// ErrUnsupported is returned (wrapped) when the driver cannot do what was asked here,
+// for example mount a host folder into a node on a remote engine.
+var ErrUnsupported = errors.New("not supported by the driver here")
+
 // State is what a driver knows about a node's machine.
 type State string
 
@@ -42,7 +46,21 @@ type NodeSpec struct {
 	CPUs     int
 	MemoryMB int
 	Ports    []PortMapping
+	Mounts   []Mount // host folders bound into the node for its whole life
 	Labels   map[string]string
+}
+
+// Mount shares a host folder with the node (and, through hostPath volumes, with pods).
+type Mount struct {
+	HostPath string `json:"hostPath"` // absolute, on the host
+	NodePath string `json:"nodePath"` // absolute, in the node
+}
+
+// Mounter is implemented by drivers that can share a host folder with a running node.
+type Mounter interface {
+	// Mount makes hostDir visible at nodeDir in the running node, read-write both ways,
+	// until unmount is called.
+	Mount(ctx context.Context, name, hostDir, nodeDir string) (unmount func() error, err error)
 }
 
 // Driver provisions nodes.

@@ -164,6 +164,10 @@ func NodeHostConfig(spec driver.NodeSpec, cgroupV2, privileged bool) *container.
 	if _, err := os.Stat("/lib/modules"); err == nil {
 		h.Mounts = append(h.Mounts, mount.Mount{Type: mount.TypeBind, Source: "/lib/modules", Target: "/lib/modules", ReadOnly: true})
 	}
+	// The user's folders (devk start --mount-string), for the life of the node.
+	for _, m := range spec.Mounts {
+		h.Mounts = append(h.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.HostPath, Target: m.NodePath})
+	}
 	if cgroupV2 {
 		h.CgroupnsMode = container.CgroupnsModePrivate
 	} else {
