@@ -34,6 +34,14 @@ type NodeImages interface {
 	Ensure(ctx context.Context, kubernetesVersion string) (ref string, err error)
 }
 
+// AddonApplier enables a profile's addons (Profile.Addons) at the end of every Start.
+type AddonApplier interface {
+	// Defaults are the addons a new profile starts with, besides those asked for.
+	Defaults() []string
+	// Apply enables the profile's addons in its running node.
+	Apply(ctx context.Context, node driver.Node, prof *Profile) error
+}
+
 // Manager runs cluster lifecycles for one driver.
 type Manager struct {
 	Home       Home
@@ -41,6 +49,8 @@ type Manager struct {
 	Images     NodeImages
 	Report     Reporter
 	Kubeconfig string // the user's kubeconfig path
+	// Addons, when set, are re-applied after CoreDNS on every start.
+	Addons AddonApplier
 }
 
 // StartOptions are the user's choices; zero values mean "not given".
@@ -90,10 +100,15 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 			KubernetesVersion: opts.KubernetesVersion, APIServerPort: opts.APIServerPort,
 			Ports: opts.Ports, Addons: opts.Addons, Mounts: opts.Mounts, Created: time.Now().UTC(),
 		}
+		if m.Addons != nil {
+			prof.Addons = appendNew(m.Addons.Defaults(), opts.Addons...)
+		}
 	} else if err != nil {
 		return nil, err
 	} else if err := checkUnchanged(prof, opts); err != nil {
 		return nil, err
+	} else {
+		prof.Addons = appendNew(prof.Addons, opts.Addons...) // --addons adds to what is enabled
 	}
 	if prof.Driver != m.Driver.Name() {
 		return nil, fmt.Errorf("%w: profile %s uses the %s driver; delete it to change drivers", ErrInvalid, prof.Name, prof.Driver)
@@ -207,7 +222,23 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, 2*time.Minute) }); err != nil {
 		return nil, err
 	}
+	if m.Addons != nil {
+		if err := m.Addons.Apply(ctx, node, prof); err != nil {
+			return nil, err
+		}
+	}
 	return prof, nil
+}
+
+// appendNew appends the names list lacks, keeping order.
+func appendNew(list []string, names ...string) []string {
+	out := slices.Clone(list)
+	for _, n := range names {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Defaults of a new profile.

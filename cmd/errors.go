@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/devk-dev/devk/addons"
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/driver/docker"
@@ -52,6 +53,7 @@ var reasons = []struct {
 	{driver.ErrUnsupported, exitReason{ExitDriver, "DRIVER_UNSUPPORTED"}},
 	{driver.ErrNotFound, exitReason{ExitNode, "NODE_NOT_FOUND"}},
 	{cluster.ErrTimeout, exitReason{ExitTimeout, "CONTROL_PLANE_TIMEOUT"}},
+	{addons.ErrUnhealthy, exitReason{ExitTimeout, "ADDON_UNHEALTHY"}},
 	{cluster.ErrNotRunning, exitReason{ExitNotRunning, "CLUSTER_NOT_RUNNING"}},
 	{cluster.ErrService, exitReason{ExitService, "SERVICE_UNREACHABLE"}},
 	{cluster.ErrImage, exitReason{ExitImage, "IMAGE"}},

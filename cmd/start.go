@@ -33,6 +33,9 @@ func (a *app) startCmd() *cobra.Command {
 				return err
 			}
 			opts := cluster.StartOptions{Profile: a.profile, KubernetesVersion: version, APIServerPort: apiServerPort, Addons: addons}
+			if err := validateAddons(addons); err != nil {
+				return err
+			}
 			if err := cluster.ValidateDriver(driverName); err != nil {
 				return err
 			}
@@ -76,6 +79,7 @@ func (a *app) startCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			m.Addons = addonManager(m, report)
 			if !c.Flags().Changed("kubernetes-version") {
 				opts.KubernetesVersion = "" // a new profile gets the default; an existing one keeps its own
 			}

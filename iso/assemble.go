@@ -21,7 +21,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-type artifacts struct{ rootfs, kube, coredns, pause string }
+type artifacts struct {
+	rootfs, kube, coredns, pause string
+	images                       []string // single-image archives to preload as they are
+}
 
 // Components are the names the multi-call Kubernetes binary answers to.
 var Components = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
@@ -282,6 +285,7 @@ func (b *Builder) assemble(ctx context.Context, r Recipe, a artifacts) error {
 	if err != nil {
 		return fmt.Errorf("%w: preloaded images: %v", ErrBuildFailed, err)
 	}
+	preloads = append(preloads, a.images...)
 	files, err := nodeLayerFiles(r, a.kube, preloads)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBuildFailed, err)

@@ -96,6 +96,9 @@ func pauseKey() string {
 // Hash is the hash of every input of the node image.
 func (r Recipe) Hash() string {
 	parts := []string{"node", recipeRevision, RootfsKey(), r.KubeKey(), coreDNSKey(), pauseKey(), PauseTag}
+	for _, p := range PreloadedPrograms() {
+		parts = append(parts, p.Key())
+	}
 	var names []string
 	_ = fs.WalkDir(nodeFiles, "node", func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

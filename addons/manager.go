@@ -1,0 +1,257 @@
+package addons
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devk-dev/devk/cluster"
+	"github.com/devk-dev/devk/driver"
+	"github.com/devk-dev/devk/iso"
+)
+
+// ImageBuilder builds a program's image archive (iso.Builder does, with a cache).
+type ImageBuilder interface {
+	GoImage(ctx context.Context, p iso.GoProgram) (archive string, err error)
+}
+
+// Reporter shows progress: Step starts a phase, Done ends the last one started.
+type Reporter interface {
+	Step(name string)
+	Done(err error)
+}
+
+// DefaultTimeout is how long enabling an addon waits for its health checks.
+const DefaultTimeout = 3 * time.Minute
+
+// Manager enables and disables addons. It implements cluster.AddonApplier, so a
+// cluster start re-applies the profile's addons.
+type Manager struct {
+	Catalog Catalog
+	Images  ImageBuilder
+	Report  Reporter // nil means quiet
+	// Timeout bounds the wait for each addon's health checks; zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+func (m *Manager) step(name string, fn func() error) error {
+	if m.Report == nil {
+		return fn()
+	}
+	m.Report.Step(name)
+	err := fn()
+	m.Report.Done(err)
+	return err
+}
+
+// kubectlArgv runs the node's kubectl with the admin credentials.
+func kubectlArgv(args ...string) []string {
+	return append([]string{"kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
+}
+
+// Defaults lists the addons a new profile starts with.
+func (m *Manager) Defaults() []string { return m.Catalog.Defaults() }
+
+// Apply enables the profile's addons in its node, in catalog order. Start calls it on
+// every start, so what was enabled comes back on a recreated node too.
+func (m *Manager) Apply(ctx context.Context, node driver.Node, prof *cluster.Profile) error {
+	list, err := m.Catalog.Select(prof.Addons)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", prof.Name, err)
+	}
+	for _, a := range list {
+		if err := m.Enable(ctx, node, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Enable makes the addon's images present in the node, applies its manifests and waits
+// for its health checks.
+func (m *Manager) Enable(ctx context.Context, node driver.Node, info ClusterInfo, a Addon) error {
+	manifest, err := a.Render(info)
+	if err != nil {
+		return err
+	}
+	return m.step("Enabling addon "+a.Name, func() error {
+		if err := m.ensureImages(ctx, node, a); err != nil {
+			return err
+		}
+		argv := kubectlArgv("apply", "--server-side", "--force-conflicts", "--field-manager=devk-addons", "-f", "-")
+		if err := runIn(ctx, node, bytes.NewReader(manifest), argv...); err != nil {
+			return fmt.Errorf("apply addon %s: %w", a.Name, err)
+		}
+		return m.waitHealthy(ctx, node, a)
+	})
+}
+
+// Disable deletes what Enable applied (the addon's images stay in the node).
+func (m *Manager) Disable(ctx context.Context, node driver.Node, info ClusterInfo, a Addon) error {
+	manifest, err := a.Render(info)
+	if err != nil {
+		return err
+	}
+	return m.step("Disabling addon "+a.Name, func() error {
+		argv := kubectlArgv("delete", "--ignore-not-found", "--timeout=2m", "-f", "-")
+		if err := runIn(ctx, node, bytes.NewReader(manifest), argv...); err != nil {
+			return fmt.Errorf("delete addon %s: %w", a.Name, err)
+		}
+		return nil
+	})
+}
+
+// ensureImages loads every image the node lacks, building it first on a cache miss.
+func (m *Manager) ensureImages(ctx context.Context, node driver.Node, a Addon) error {
+	for _, key := range sortedKeys(a.Images) {
+		p := a.Images[key]
+		have, err := driver.Output(ctx, node, "ctr", "--namespace", "k8s.io", "images", "ls", "-q", "name=="+p.Image)
+		if err != nil {
+			return fmt.Errorf("list images in the node: %w", err)
+		}
+		if strings.TrimSpace(have) == p.Image {
+			continue
+		}
+		if m.Images == nil {
+			return fmt.Errorf("%w: the node lacks %s and no image builder is configured", iso.ErrBuildFailed, p.Image)
+		}
+		archive, err := m.Images.GoImage(ctx, p)
+		if err != nil {
+			return err
+		}
+		if err := m.step("Loading "+p.Image+" into the node", func() error { return loadArchive(ctx, node, archive) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadArchive streams a docker archive into the node's containerd, in the namespace
+// the kubelet (and the node's dockerd) use.
+func loadArchive(ctx context.Context, node driver.Node, archive string) error {
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := runIn(ctx, node, f, "ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", "-"); err != nil {
+		return fmt.Errorf("import %s into the node: %w", archive, err)
+	}
+	return nil
+}
+
+// waitHealthy polls the addon's checks until all pass or the timeout ends.
+func (m *Manager) waitHealthy(ctx context.Context, node driver.Node, a Addon) error {
+	timeout := m.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := checkAll(ctx, node, a.Health)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %s after %s: %v; see `kubectl get pods -n %s` and `kubectl describe` for why",
+				ErrUnhealthy, a.Name, timeout, err, namespaceOr(a.Namespace, "kube-system"))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func checkAll(ctx context.Context, node driver.Node, checks []Check) error {
+	for _, c := range checks {
+		out, err := driver.Output(ctx, node, kubectlArgv(c.kubectlArgs()...)...)
+		if err != nil {
+			return fmt.Errorf("%s: %v", c, err)
+		}
+		if err := c.evaluate(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runIn runs argv in the node with stdin, returning the command's standard error in
+// the error.
+func runIn(ctx context.Context, node driver.Node, stdin io.Reader, argv ...string) error {
+	var stderr bytes.Buffer
+	err := node.Exec(ctx, argv, driver.ExecOptions{Stdin: stdin, Stderr: &stderr})
+	if err != nil && stderr.Len() > 0 {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return err
+}
+
+func namespaceOr(ns, def string) string {
+	if ns == "" {
+		return def
+	}
+	return ns
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// EnableOnProfile enables the addon on the profile's running cluster and remembers it
+// in the profile, holding the profile's lock.
+func (m *Manager) EnableOnProfile(ctx context.Context, c *cluster.Manager, profile, name string) error {
+	return m.onProfile(ctx, c, profile, name, func(node driver.Node, prof *cluster.Profile, a Addon) error {
+		if err := m.Enable(ctx, node, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
+			return err
+		}
+		if !slices.Contains(prof.Addons, a.Name) {
+			prof.Addons = append(prof.Addons, a.Name)
+		}
+		return nil
+	})
+}
+
+// DisableOnProfile disables the addon on the profile's running cluster and forgets it.
+func (m *Manager) DisableOnProfile(ctx context.Context, c *cluster.Manager, profile, name string) error {
+	return m.onProfile(ctx, c, profile, name, func(node driver.Node, prof *cluster.Profile, a Addon) error {
+		if err := m.Disable(ctx, node, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
+			return err
+		}
+		prof.Addons = slices.DeleteFunc(prof.Addons, func(n string) bool { return n == a.Name })
+		return nil
+	})
+}
+
+func (m *Manager) onProfile(ctx context.Context, c *cluster.Manager, profile, name string, fn func(driver.Node, *cluster.Profile, Addon) error) error {
+	a, err := m.Catalog.Get(name)
+	if err != nil {
+		return err
+	}
+	unlock, err := c.Home.Lock(profile)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	node, prof, err := c.RunningNode(ctx, profile)
+	if err != nil {
+		return err
+	}
+	if err := fn(node, prof, a); err != nil {
+		return err
+	}
+	return c.Home.Save(prof)
+}

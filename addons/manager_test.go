@@ -1,0 +1,239 @@
+package addons
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/devk-dev/devk/cluster"
+	"github.com/devk-dev/devk/driver"
+	"github.com/devk-dev/devk/iso"
+)
+
+// fakeNode answers the commands addons run: ctr image lists and imports, kubectl
+// apply/delete and the health checks' kubectl gets.
+type fakeNode struct {
+	mu      sync.Mutex
+	images  map[string]bool
+	calls   []string
+	stdin   map[string]string // first word after kubectl flags -> last stdin
+	healthy func(args []string) string
+	failOn  string
+}
+
+func (n *fakeNode) Name() string { return "fake" }
+
+func (n *fakeNode) Exec(ctx context.Context, argv []string, opts driver.ExecOptions) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	line := strings.Join(argv, " ")
+	n.calls = append(n.calls, line)
+	if n.failOn != "" && strings.Contains(line, n.failOn) {
+		return &driver.ExitError{Argv: argv, Code: 1, Stderr: "boom"}
+	}
+	var in string
+	if opts.Stdin != nil {
+		data, _ := io.ReadAll(opts.Stdin)
+		in = string(data)
+	}
+	out := opts.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	switch {
+	case argv[0] == "ctr" && slices.Contains(argv, "ls"):
+		ref := strings.TrimPrefix(argv[len(argv)-1], "name==")
+		if n.images[ref] {
+			io.WriteString(out, ref+"\n")
+		}
+	case argv[0] == "ctr" && slices.Contains(argv, "import"):
+		// The fake archive is a manifest.json naming its image, as a docker archive has.
+		_, rest, _ := strings.Cut(in, `"RepoTags":["`)
+		ref, _, _ := strings.Cut(rest, `"`)
+		n.images[ref] = true
+	case argv[0] == "kubectl" && (argv[2] == "apply" || argv[2] == "delete"):
+		if n.stdin == nil {
+			n.stdin = map[string]string{}
+		}
+		n.stdin[argv[2]] = in
+	case argv[0] == "kubectl":
+		io.WriteString(out, n.healthy(argv[2:]))
+	}
+	return nil
+}
+
+func (n *fakeNode) CopyTo(context.Context, io.Reader, int64, string, int64) error { return nil }
+func (n *fakeNode) CopyFrom(context.Context, string) (io.ReadCloser, error)       { return nil, nil }
+func (n *fakeNode) IP(context.Context) (string, error)                            { return "172.30.0.2", nil }
+func (n *fakeNode) HostPort(context.Context, int) (int, error)                    { return 0, nil }
+
+// fakeBuilder writes an "archive" that names the image, as a docker archive would.
+type fakeBuilder struct {
+	dir   string
+	built []string
+	err   error
+}
+
+func (b *fakeBuilder) GoImage(ctx context.Context, p iso.GoProgram) (string, error) {
+	if b.err != nil {
+		return "", b.err
+	}
+	b.built = append(b.built, p.Name)
+	path := filepath.Join(b.dir, p.Name+".tar")
+	return path, os.WriteFile(path, []byte(`[{"RepoTags":["`+p.Image+`"]}]`), 0o644)
+}
+
+func allHealthy(args []string) string {
+	switch {
+	case slices.Contains(args, "deployment"):
+		return "2 2 1 1"
+	case slices.Contains(args, "storageclass"):
+		return args[len(args)-3]
+	case slices.Contains(args, "apiservice"):
+		return "True"
+	}
+	return ""
+}
+
+func TestEnable(t *testing.T) {
+	ms, _ := Builtin().Get("metrics-server")
+	sp, _ := Builtin().Get("storage-provisioner")
+	tests := []struct {
+		name      string
+		addon     Addon
+		preloaded bool
+		wantBuilt []string
+	}{
+		{"image missing: built and loaded", ms, false, []string{"metrics-server"}},
+		{"image present: no build", sp, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+			if tt.preloaded {
+				for _, ref := range tt.addon.ImageRefs() {
+					node.images[ref] = true
+				}
+			}
+			b := &fakeBuilder{dir: t.TempDir()}
+			m := &Manager{Catalog: Builtin(), Images: b, Timeout: time.Second}
+			if err := m.Enable(context.Background(), node, ClusterInfo{NodeIP: "172.30.0.2"}, tt.addon); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(b.built, tt.wantBuilt) {
+				t.Errorf("built %v, want %v", b.built, tt.wantBuilt)
+			}
+			for _, ref := range tt.addon.ImageRefs() {
+				if !node.images[ref] {
+					t.Errorf("%s not loaded into the node", ref)
+				}
+			}
+			want, _ := tt.addon.Render(ClusterInfo{NodeIP: "172.30.0.2"})
+			if node.stdin["apply"] != string(want) {
+				t.Errorf("applied manifest differs from the rendered one")
+			}
+		})
+	}
+}
+
+func TestEnableUnhealthyTimesOut(t *testing.T) {
+	ms, _ := Builtin().Get("metrics-server")
+	node := &fakeNode{images: map[string]bool{ms.ImageRefs()[0]: true}, healthy: func(args []string) string {
+		if slices.Contains(args, "apiservice") {
+			return "False"
+		}
+		return allHealthy(args)
+	}}
+	m := &Manager{Catalog: Builtin(), Timeout: 700 * time.Millisecond}
+	err := m.Enable(context.Background(), node, ClusterInfo{}, ms)
+	if !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), "apiservice v1beta1.metrics.k8s.io") {
+		t.Fatalf("err = %v, want ErrUnhealthy naming the failing check", err)
+	}
+}
+
+func TestEnableBuildFailure(t *testing.T) {
+	ms, _ := Builtin().Get("metrics-server")
+	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+	m := &Manager{Catalog: Builtin(), Images: &fakeBuilder{err: iso.ErrBuildFailed}}
+	if err := m.Enable(context.Background(), node, ClusterInfo{}, ms); !errors.Is(err, iso.ErrBuildFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range node.calls {
+		if strings.Contains(c, "apply") {
+			t.Errorf("applied manifests although the image could not be built")
+		}
+	}
+}
+
+func TestDisable(t *testing.T) {
+	ing, _ := Builtin().Get("ingress")
+	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+	m := &Manager{Catalog: Builtin()}
+	if err := m.Disable(context.Background(), node, ClusterInfo{NodeIP: "1.2.3.4"}, ing); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ing.Render(ClusterInfo{NodeIP: "1.2.3.4"})
+	if node.stdin["delete"] != string(want) {
+		t.Errorf("deleted manifest differs from the rendered one")
+	}
+	node.failOn = "delete"
+	if err := m.Disable(context.Background(), node, ClusterInfo{}, ing); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("a failing delete: err = %v", err)
+	}
+}
+
+func TestApplyProfile(t *testing.T) {
+	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+	m := &Manager{Catalog: Builtin(), Images: &fakeBuilder{dir: t.TempDir()}, Timeout: time.Second}
+	prof := &cluster.Profile{Name: "p", NodeIP: "172.30.0.2", Addons: []string{"default-storageclass", "storage-provisioner"}}
+	if err := m.Apply(context.Background(), node, prof); err != nil {
+		t.Fatal(err)
+	}
+	var applied []string
+	for _, c := range node.calls {
+		if strings.Contains(c, " apply ") {
+			applied = append(applied, c)
+		}
+	}
+	if len(applied) != 2 {
+		t.Errorf("applied %d times, want 2", len(applied))
+	}
+	prof.Addons = []string{"gone"}
+	if err := m.Apply(context.Background(), node, prof); !errors.Is(err, ErrUnknown) {
+		t.Errorf("profile with an unknown addon: %v", err)
+	}
+}
+
+func TestCheckEvaluate(t *testing.T) {
+	tests := []struct {
+		check Check
+		out   string
+		ok    bool
+	}{
+		{Check{Kind: DeploymentAvailable, Name: "d"}, "3 3 1 1", true},
+		{Check{Kind: DeploymentAvailable, Name: "d"}, "3 2 1 1", false},
+		{Check{Kind: DeploymentAvailable, Name: "d"}, "3 3 1", false},
+		{Check{Kind: DeploymentAvailable, Name: "d"}, "3 3 0 0", false},
+		{Check{Kind: DaemonSetReady, Name: "d"}, "1 1 1 1", true},
+		{Check{Kind: DaemonSetReady, Name: "d"}, "1 1 1 0", false},
+		{Check{Kind: StorageClassExists, Name: "standard"}, "standard", true},
+		{Check{Kind: StorageClassExists, Name: "standard"}, "", false},
+		{Check{Kind: APIServiceAvailable, Name: "a"}, "True", true},
+		{Check{Kind: APIServiceAvailable, Name: "a"}, "False", false},
+		{Check{Kind: "bogus", Name: "a"}, "True", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.check.String()+"/"+tt.out, func(t *testing.T) {
+			if err := tt.check.evaluate(tt.out); (err == nil) != tt.ok {
+				t.Errorf("evaluate(%q) = %v, want ok=%v", tt.out, err, tt.ok)
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devk-dev/devk/addons"
+	"github.com/devk-dev/devk/cluster"
+	"github.com/devk-dev/devk/iso"
+)
+
+// addonManager enables addons with the same builder (cache, build log, progress) as
+// the node image.
+func addonManager(m *cluster.Manager, report cluster.Reporter) *addons.Manager {
+	am := &addons.Manager{Catalog: addons.Builtin(), Report: report}
+	if b, ok := m.Images.(*iso.Builder); ok && b != nil {
+		am.Images = b
+	}
+	return am
+}
+
+func (a *app) addonsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "addons",
+		Short: "List, enable and disable addons (storage, metrics-server, ingress, registry, ...)",
+		Example: `  devk addons list
+  devk addons enable metrics-server
+  devk addons disable ingress`,
+		Args: cobra.NoArgs,
+	}
+	c.AddCommand(a.addonsListCmd(), a.addonsEnableCmd(), a.addonsDisableCmd())
+	return c
+}
+
+func (a *app) addonsListCmd() *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:     "list",
+		Short:   "List the addons and which ones the profile has enabled",
+		Example: "  devk addons list\n  devk addons list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := validateOutput(output, "json", "text"); err != nil {
+				return err
+			}
+			home, err := cluster.DefaultHome()
+			if err != nil {
+				return err
+			}
+			var enabled []string
+			prof, err := home.Load(a.profile)
+			switch {
+			case err == nil:
+				enabled = prof.Addons
+			case !errors.Is(err, cluster.ErrNoProfile):
+				return err
+			}
+			states := addons.Builtin().States(enabled)
+			if output == "json" {
+				return json.NewEncoder(a.stdout).Encode(states)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tENABLED\tDEFAULT\tDESCRIPTION")
+			for _, s := range states {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, yesNo(s.Enabled), yesNo(s.Default), s.Description)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (a *app) addonsEnableCmd() *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "enable NAME",
+		Short: "Enable an addon on the running cluster (built on first use) and remember it",
+		Example: `  devk addons enable metrics-server
+  devk addons enable ingress -p dev2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := validateOutput(output, "json", "text"); err != nil {
+				return err
+			}
+			if _, err := addons.Builtin().Get(args[0]); err != nil {
+				return err
+			}
+			report := a.reporter(output)
+			m, _, err := a.manager(report)
+			if err != nil {
+				return err
+			}
+			if err := addonManager(m, report).EnableOnProfile(c.Context(), m, a.profile, args[0]); err != nil {
+				return err
+			}
+			if output == "json" {
+				return json.NewEncoder(a.stdout).Encode(map[string]any{"type": "result", "profile": a.profile, "addon": args[0], "enabled": true})
+			}
+			fmt.Fprintf(a.stdout, "Addon %q is enabled on cluster %q.\n", args[0], a.profile)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+func (a *app) addonsDisableCmd() *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:     "disable NAME",
+		Short:   "Disable an addon: delete what it applied and forget it",
+		Example: "  devk addons disable metrics-server",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := validateOutput(output, "json", "text"); err != nil {
+				return err
+			}
+			if _, err := addons.Builtin().Get(args[0]); err != nil {
+				return err
+			}
+			report := a.reporter(output)
+			m, _, err := a.manager(report)
+			if err != nil {
+				return err
+			}
+			if err := addonManager(m, report).DisableOnProfile(c.Context(), m, a.profile, args[0]); err != nil {
+				return err
+			}
+			if output == "json" {
+				return json.NewEncoder(a.stdout).Encode(map[string]any{"type": "result", "profile": a.profile, "addon": args[0], "enabled": false})
+			}
+			fmt.Fprintf(a.stdout, "Addon %q is disabled on cluster %q.\n", args[0], a.profile)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+// validateAddons refuses unknown addon names (for `start --addons`) before anything changes.
+func validateAddons(names []string) error { return addons.Builtin().Validate(names) }

@@ -1,0 +1,55 @@
+package iso
+
+// Versions of the programs devk builds for its addons (each checked on the Go module
+// proxy; a version whose module needs local replacements cannot be built from the proxy,
+// which is why Traefik stays on 3.6: 3.7 replaces a nested module by a local path).
+const (
+	LocalPathProvisionerVersion = "v0.0.30"
+	MetricsServerVersion        = "v0.9.0"
+	TraefikVersion              = "v3.6.12"
+	RegistryVersion             = "v3.1.2"
+)
+
+// LocalPathProvisioner is rancher/local-path-provisioner: the storage-provisioner addon.
+func LocalPathProvisioner() GoProgram {
+	return GoProgram{
+		Name: "local-path-provisioner", Module: "github.com/rancher/local-path-provisioner", Version: LocalPathProvisionerVersion,
+		Image: "docker.io/rancher/local-path-provisioner:" + LocalPathProvisionerVersion,
+	}
+}
+
+// MetricsServer is sigs.k8s.io/metrics-server: the metrics-server addon.
+func MetricsServer() GoProgram {
+	return GoProgram{
+		Name: "metrics-server", Module: "sigs.k8s.io/metrics-server", Version: MetricsServerVersion,
+		Package: "sigs.k8s.io/metrics-server/cmd/metrics-server",
+		Image:   "registry.k8s.io/metrics-server/metrics-server:" + MetricsServerVersion,
+		Ldflags: []string{"-X", "k8s.io/client-go/pkg/version.gitVersion=" + MetricsServerVersion},
+	}
+}
+
+// Traefik is the Traefik proxy: the ingress addon's controller.
+func Traefik() GoProgram {
+	return GoProgram{
+		Name: "traefik", Module: "github.com/traefik/traefik/v3", Version: TraefikVersion,
+		Package: "github.com/traefik/traefik/v3/cmd/traefik",
+		Image:   "docker.io/library/traefik:" + TraefikVersion,
+		Ldflags: []string{"-X", "github.com/traefik/traefik/v3/pkg/version.Version=" + TraefikVersion},
+	}
+}
+
+// Registry is the CNCF distribution registry: the registry addon.
+func Registry() GoProgram {
+	return GoProgram{
+		Name: "registry", Module: "github.com/distribution/distribution/v3", Version: RegistryVersion,
+		Package: "github.com/distribution/distribution/v3/cmd/registry",
+		Image:   "docker.io/library/registry:" + RegistryVersion[1:],
+		Ldflags: []string{"-X", "github.com/distribution/distribution/v3/version.version=" + RegistryVersion},
+	}
+}
+
+// PreloadedPrograms are baked into the node image: the images of the addons that are on
+// by default, so a new cluster needs no build and no network for them.
+func PreloadedPrograms() []GoProgram {
+	return []GoProgram{LocalPathProvisioner()}
+}
