@@ -11,6 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/devk-dev/devk/driver"
 )
 
 // ErrService marks services that cannot be reached from the host.
@@ -64,7 +66,10 @@ func (m *Manager) ServiceURLs(ctx context.Context, profile, namespace, name, sch
 	if err != nil {
 		return nil, err
 	}
-	ports := ServicePorts(svc, prof.NodeIP, scheme)
+	ports, err := m.hostReachable(ctx, profile, ServicePorts(svc, prof.NodeIP, scheme), scheme)
+	if err != nil {
+		return nil, err
+	}
 	if len(ports) == 0 {
 		return nil, fmt.Errorf("%w: service %s/%s is of type %s and has no node port; expose it with `kubectl expose deployment %s --type=NodePort --port=PORT` or set type: NodePort", ErrService, namespace, name, svc.Spec.Type, name)
 	}
@@ -82,6 +87,27 @@ func (m *Manager) ServiceURLs(ctx context.Context, profile, namespace, name, sch
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v; check its pods with `kubectl get pods -n %s` and `kubectl describe service %s -n %s`", ErrService, err, namespace, name, namespace)
+	}
+	return ports, nil
+}
+
+// hostReachable rewrites URLs for drivers whose node IP the host cannot reach: each
+// node port is forwarded to 127.0.0.1.
+func (m *Manager) hostReachable(ctx context.Context, profile string, ports []ServicePort, scheme string) ([]ServicePort, error) {
+	fwd, ok := m.Driver.(driver.PortForwarder)
+	if !ok {
+		return ports, nil
+	}
+	for i := range ports {
+		if ports[i].NodePort == 0 {
+			continue
+		}
+		hostPort, err := fwd.ForwardPort(ctx, profile, int(ports[i].NodePort))
+		if err != nil {
+			return nil, fmt.Errorf("%w: forward node port %d: %v", ErrService, ports[i].NodePort, err)
+		}
+		ports[i].IP = "127.0.0.1"
+		ports[i].URL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, hostPort)
 	}
 	return ports, nil
 }
@@ -141,7 +167,10 @@ func (m *Manager) ListServices(ctx context.Context, profile, namespace string) (
 	var out []ServicePort
 	for i := range list.Items {
 		svc := &list.Items[i]
-		ports := ServicePorts(svc, prof.NodeIP, "http")
+		ports, err := m.hostReachable(ctx, profile, ServicePorts(svc, prof.NodeIP, "http"), "http")
+		if err != nil {
+			return nil, err
+		}
 		if len(ports) == 0 {
 			ports = []ServicePort{{Namespace: svc.Namespace, Service: svc.Name}}
 		}

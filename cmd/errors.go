@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/devk-dev/devk/addons"
 	"github.com/devk-dev/devk/cluster"
@@ -93,7 +94,9 @@ func FormatError(err error) string {
 			break
 		}
 	}
-	return fmt.Sprintf("devk: %s: %v", reason, err)
+	// One line, whatever a wrapped tool printed.
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " | ")), " ")
+	return fmt.Sprintf("devk: %s: %s", reason, msg)
 }
 
 // statusExit carries a non-error exit code (devk status) without printing anything.

@@ -120,15 +120,27 @@ bit 1 (2) the kubelet is not running, bit 2 (4) the API server is not running.`,
 
 func (a *app) nodeImageCmd() *cobra.Command {
 	var version string
+	var vm bool
 	c := &cobra.Command{
 		Use:     "node-image",
 		Short:   "Build (or find in the cache) the node image for a Kubernetes version",
-		Example: "  devk node-image\n  devk node-image --kubernetes-version v1.33.6",
+		Example: "  devk node-image\n  devk node-image --kubernetes-version v1.33.6\n  devk node-image --vm",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			m, _, err := a.manager(a.reporter("text"))
 			if err != nil {
 				return err
+			}
+			if vm {
+				builder, ok := m.Images.(*iso.Builder)
+				if !ok {
+					return fmt.Errorf("%w: this driver builds no VM files", errUsage)
+				}
+				files, err := builder.EnsureVM(c.Context(), version)
+				if err != nil {
+					return err
+				}
+				return json.NewEncoder(a.stdout).Encode(files)
 			}
 			tag, err := m.Images.Ensure(c.Context(), version)
 			if err != nil {
@@ -139,5 +151,6 @@ func (a *app) nodeImageCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&version, "kubernetes-version", iso.DefaultKubernetesVersion, "Kubernetes version, vMAJOR.MINOR.PATCH")
+	c.Flags().BoolVar(&vm, "vm", false, "build the QEMU driver's boot files (kernel, initrd, disk image) instead; prints their paths as JSON")
 	return c
 }

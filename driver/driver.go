@@ -134,3 +134,9 @@ func Output(ctx context.Context, n Node, argv ...string) (string, error) {
 	}
 	return strings.TrimSpace(stdout.String()), err
 }
+
+// PortForwarder is a driver whose nodes are not reachable at their IP from the host (a VM
+// on user-mode networking): it publishes a node port on 127.0.0.1 on demand.
+type PortForwarder interface {
+	ForwardPort(ctx context.Context, name string, nodePort int) (hostPort int, err error)
+}

@@ -339,27 +339,30 @@ func customizeHooks() []string {
 
 func (b *Builder) rootfs(ctx context.Context) (string, error) {
 	path := filepath.Join(b.CacheDir, "rootfs-"+Suite+"-"+RootfsKey()[:16]+".tar")
-	return cached(path, func(tmp string) error {
-		mirror := b.Mirror
-		if mirror == "" {
-			mirror = HostDebianMirror()
-		}
-		if mirror == "" {
-			return fmt.Errorf("%w: no Debian mirror found in /etc/apt/sources.list*; set DEVK_DEBIAN_MIRROR", ErrBuildFailed)
-		}
-		args := []string{"--variant=minbase", "--include=" + strings.Join(Packages(), ","),
-			"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
-			"--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
-			"--format=tar"}
-		for _, h := range customizeHooks() {
-			args = append(args, "--customize-hook="+h)
-		}
-		args = append(args, Suite, tmp, mirror)
-		if err := b.run(ctx, "", nil, "mmdebstrap", args...); err != nil {
-			return fmt.Errorf("%w: building the root filesystem (is the Debian mirror %s reachable? is the disk full?): %v", ErrBuildFailed, mirror, err)
-		}
-		return nil
-	})
+	return cached(path, func(tmp string) error { return b.mmdebstrap(ctx, tmp, Packages(), customizeHooks()) })
+}
+
+// mmdebstrap writes a Debian root filesystem with the packages as a tar archive.
+func (b *Builder) mmdebstrap(ctx context.Context, out string, packages, hooks []string) error {
+	mirror := b.Mirror
+	if mirror == "" {
+		mirror = HostDebianMirror()
+	}
+	if mirror == "" {
+		return fmt.Errorf("%w: no Debian mirror found in /etc/apt/sources.list*; set DEVK_DEBIAN_MIRROR", ErrBuildFailed)
+	}
+	args := []string{"--variant=minbase", "--include=" + strings.Join(packages, ","),
+		"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+		"--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
+		"--format=tar"}
+	for _, h := range hooks {
+		args = append(args, "--customize-hook="+h)
+	}
+	args = append(args, Suite, out, mirror)
+	if err := b.run(ctx, "", nil, "mmdebstrap", args...); err != nil {
+		return fmt.Errorf("%w: building the root filesystem (is the Debian mirror %s reachable? is the disk full?): %v", ErrBuildFailed, mirror, err)
+	}
+	return nil
 }
 
 // HostDebianMirror reads the first Debian archive URI from the host's apt sources, so the

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestQEMUDriver runs the same cluster in a virtual machine: under software emulation on
+// machines without KVM, so every wait is generous. It checks a pod, a service URL from
+// the host, objects kept across stop/start, and that delete leaves nothing behind.
+func TestQEMUDriver(t *testing.T) {
+	requireE2E(t)
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Fatal("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86 qemu-utils; .ci/run does)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	env := NewEnv(t, devkBin, "e2e-vm")
+	env.Devk(ctx, "delete")
+	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
+
+	r := env.MustDevk(ctx, "start", "--driver", "qemu", "--cpus", "2", "--memory", "3g")
+	t.Logf("devk start --driver qemu took %s (KVM: %v)\n%s", r.Duration.Round(time.Second), kvm(), r.Stderr)
+
+	cs := env.Client()
+	if err := NodeReady(ctx, cs, env.Profile); err != nil {
+		t.Fatal(err)
+	}
+	r = env.MustDevk(ctx, "status", "-o", "json")
+	if !strings.Contains(r.Stdout, `"host":"Running"`) || !strings.Contains(r.Stdout, `"apiServer":"Running"`) {
+		t.Fatalf("status: %s", r.Stdout)
+	}
+
+	t.Run("a pod runs and resolves DNS", func(t *testing.T) {
+		logs, err := RunPod(ctx, cs, "default", "vm-dns", "busybox:1.37", []string{"nslookup", "kubernetes.default.svc.cluster.local"}, 5*time.Minute)
+		if err != nil || !strings.Contains(logs, "10.96.0.1") {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	})
+
+	t.Run("service --url answers from the host", func(t *testing.T) {
+		env.MustDevk(ctx, "kubectl", "--", "create", "deployment", "vmweb", "--image=busybox:1.37", "--",
+			"sh", "-c", "mkdir -p /www && echo hello from the vm > /www/index.html && exec httpd -f -p 8080 -h /www")
+		env.MustDevk(ctx, "kubectl", "--", "expose", "deployment", "vmweb", "--type=NodePort", "--port=80", "--target-port=8080")
+		url := strings.TrimSpace(env.MustDevk(ctx, "service", "vmweb", "--url", "--wait", "5m").Stdout)
+		if !strings.HasPrefix(url, "http://127.0.0.1:") {
+			t.Errorf("a VM's service URL must be a 127.0.0.1 forward, got %q", url)
+		}
+		if err := Eventually(ctx, 2*time.Minute, func() error {
+			resp, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(body), "hello from the vm") {
+				return fmt.Errorf("%d %q", resp.StatusCode, body)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("objects survive stop and start", func(t *testing.T) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "vm-survivor"}, Data: map[string]string{"k": "v"}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r := env.MustDevk(ctx, "stop")
+		t.Logf("stop took %s", r.Duration.Round(time.Second))
+		if st := env.Devk(ctx, "status"); st.Code != 7 || !strings.Contains(st.Stdout, "Stopped") {
+			t.Fatalf("status of a stopped VM: exit %d\n%s", st.Code, st.Stdout)
+		}
+		r = env.MustDevk(ctx, "start")
+		t.Logf("restart took %s", r.Duration.Round(time.Second))
+		got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "vm-survivor", metav1.GetOptions{})
+		if err != nil || got.Data["k"] != "v" {
+			t.Fatalf("ConfigMap lost across stop/start: %v", err)
+		}
+	})
+
+	t.Run("delete leaves nothing behind", func(t *testing.T) {
+		env.MustDevk(ctx, "delete")
+		home := os.Getenv("DEVK_E2E_HOME")
+		if home == "" {
+			h, _ := os.UserHomeDir()
+			home = filepath.Join(h, ".devk")
+		}
+		for _, p := range []string{filepath.Join(home, "machines", env.Profile), filepath.Join(home, "profiles", env.Profile)} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%s left behind", p)
+			}
+		}
+		if out, _ := exec.Command("pgrep", "-f", "devk-"+env.Profile).Output(); len(out) > 0 {
+			t.Errorf("QEMU process left: %s", out)
+		}
+	})
+}
+
+func kvm() bool {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
