@@ -65,6 +65,14 @@ type StartOptions struct {
 	Mounts            []driver.Mount // host folders bound into the node for its life
 }
 
+// How long start waits for the node to boot and for each component to be ready: a VM
+// under software emulation (the qemu driver without KVM) takes minutes, a container
+// seconds.
+const (
+	bootTimeout  = 5 * time.Minute
+	readyTimeout = 5 * time.Minute
+)
+
 // Errors a user can act on; wrapped with details.
 var (
 	ErrTimeout    = errors.New("timed out")
@@ -205,7 +213,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err != nil {
 		return nil, err
 	}
-	if err := m.step("Waiting for the API server", func() error { return waitAPIServer(ctx, client, 2*time.Minute) }); err != nil {
+	if err := m.step("Waiting for the API server", func() error { return waitAPIServer(ctx, client, readyTimeout) }); err != nil {
 		return nil, err
 	}
 	if err := m.step("Writing kubeconfig context "+prof.Name, func() error {
@@ -216,10 +224,10 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Deploying CoreDNS", func() error { return KubectlApply(ctx, node, "/etc/kubernetes/addons/coredns.yaml") }); err != nil {
 		return nil, err
 	}
-	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, readySince, 2*time.Minute) }); err != nil {
+	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, readySince, readyTimeout) }); err != nil {
 		return nil, err
 	}
-	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, 2*time.Minute) }); err != nil {
+	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, readyTimeout) }); err != nil {
 		return nil, err
 	}
 	if m.Addons != nil {
@@ -323,7 +331,7 @@ func (m *Manager) fillEndpoints(ctx context.Context, prof *Profile, node driver.
 // whole boot: the control plane's units order themselves after what they need, and
 // starting them while the rest of the boot finishes saves seconds.
 func waitSystemd(ctx context.Context, node driver.Node) error {
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
 	defer cancel()
 	var last string
 	for {

@@ -27,7 +27,7 @@ func SettingKeys() []string {
 }
 
 // Drivers lists the drivers devk has.
-func Drivers() []string { return []string{"docker"} }
+func Drivers() []string { return []string{"docker", "qemu"} }
 
 // EnvVar names a setting's environment variable: DEVK_ and the key in upper case with
 // dashes as underscores (kubernetes-version: DEVK_KUBERNETES_VERSION).

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/devk-dev/devk/cluster"
+	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/driver/docker"
+	"github.com/devk-dev/devk/driver/qemu"
 	"github.com/devk-dev/devk/iso"
 )
 
@@ -23,6 +26,8 @@ type app struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	profile string
+	// driverName is --driver of `devk start`; other commands use the profile's driver.
+	driverName string
 	// closers run when the command ends, before anything else is printed.
 	closers []func()
 }
@@ -99,7 +104,9 @@ func isTerminal(w io.Writer) bool {
 }
 
 // manager wires the docker driver, the node image builder and the user's kubeconfig.
-func (a *app) manager(report cluster.Reporter) (*cluster.Manager, *docker.Driver, error) {
+// manager wires the profile's driver (or --driver for a new one), the node image builder
+// and the user's kubeconfig.
+func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver, error) {
 	home, err := cluster.DefaultHome()
 	if err != nil {
 		return nil, nil, err
@@ -108,15 +115,29 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, *docker.Driver
 	if err != nil {
 		return nil, nil, err
 	}
-	drv, err := docker.New()
-	if err != nil {
-		return nil, nil, err
+	// An explicit --driver wins (start then refuses a mismatch with the profile); otherwise
+	// the profile's own driver, and docker for a new profile.
+	name := a.driverName
+	if prof, err := home.Load(a.profile); err == nil && name == "" {
+		name = prof.Driver
 	}
-	builder := &iso.Builder{Engine: drv, CacheDir: home.CacheDir(), Report: report, Mirror: os.Getenv("DEVK_DEBIAN_MIRROR")}
+	builder := &iso.Builder{CacheDir: home.CacheDir(), Report: report, Mirror: os.Getenv("DEVK_DEBIAN_MIRROR")}
 	if os.Getenv("DEVK_BUILD_LOG") != "" {
 		if f, err := os.OpenFile(os.Getenv("DEVK_BUILD_LOG"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
 			builder.Log = f
 		}
+	}
+	var drv driver.Driver
+	switch name {
+	case "qemu":
+		drv = &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}
+		builder.VM = true
+	default:
+		d, err := docker.New()
+		if err != nil {
+			return nil, nil, err
+		}
+		drv, builder.Engine = d, d
 	}
 	return &cluster.Manager{
 		Home: home, Driver: drv, Images: builder, Report: report, Kubeconfig: kubeconfig,

@@ -36,6 +36,9 @@ func (a *app) startCmd() *cobra.Command {
 			if err := validateAddons(addons); err != nil {
 				return err
 			}
+			if c.Flags().Changed("driver") {
+				a.driverName = driverName
+			}
 			if err := cluster.ValidateDriver(driverName); err != nil {
 				return err
 			}
@@ -98,7 +101,7 @@ func (a *app) startCmd() *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&driverName, "driver", "docker", "driver: docker")
+	f.StringVar(&driverName, "driver", "docker", "driver: docker (a container) or qemu (a virtual machine)")
 	f.IntVar(&cpus, "cpus", cluster.DefaultCPUs, "CPUs for the node")
 	f.StringVar(&memory, "memory", fmt.Sprintf("%dm", cluster.DefaultMemoryMB), "memory for the node, such as 4g or 4096m")
 	f.StringVar(&version, "kubernetes-version", iso.DefaultKubernetesVersion, "Kubernetes version, vMAJOR.MINOR.PATCH")

@@ -33,9 +33,9 @@ const (
 
 // PortMapping publishes a node port on the host, always on 127.0.0.1.
 type PortMapping struct {
-	HostPort int // 0 picks a free port
-	NodePort int
-	Protocol string // "tcp" (default) or "udp"
+	HostPort int    `json:"hostPort"` // 0 picks a free port
+	NodePort int    `json:"nodePort"`
+	Protocol string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
 }
 
 // NodeSpec is everything a driver needs to create a node.

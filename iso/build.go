@@ -49,6 +49,9 @@ type Builder struct {
 	// a log file in CacheDir.
 	Log     io.Writer
 	logPath string
+	// VM makes Ensure provide the VM files' folder (for the qemu driver) instead of the
+	// container image.
+	VM bool
 	// Mirror is the Debian mirror; empty means the host's apt configuration.
 	Mirror string
 }
@@ -58,6 +61,10 @@ func (b *Builder) Ensure(ctx context.Context, kubernetesVersion string) (string,
 	r, err := NewRecipe(kubernetesVersion)
 	if err != nil {
 		return "", err
+	}
+	if b.VM {
+		files, err := b.EnsureVM(ctx, kubernetesVersion)
+		return filepath.Dir(files.Disk), err
 	}
 	tag, _, err := b.EnsureRecipe(ctx, r)
 	return tag, err
