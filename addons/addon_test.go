@@ -1,13 +1,10 @@
 package addons
 
 import (
-	"bytes"
 	"errors"
-	"flag"
-	"os"
+	"github.com/devk-dev/devk/internal/golden"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -17,11 +14,6 @@ import (
 	"github.com/devk-dev/devk/iso"
 )
 
-// update rewrites the golden files instead of comparing with them:
-//
-//	go test ./addons -run Golden -update
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
 func TestRenderGolden(t *testing.T) {
 	for _, a := range Builtin() {
 		t.Run(a.Name, func(t *testing.T) {
@@ -29,39 +21,9 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", "golden", a.Name+".yaml")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (regenerate with -update): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the golden file (regenerate with -update if the change is intended):\n%s", path, firstDiff(string(want), string(got)))
-			}
+			golden.Assert(t, filepath.Join("testdata", "golden", a.Name+".yaml"), got)
 		})
 	}
-}
-
-func firstDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return "line " + strconv.Itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
-		}
-	}
-	return "(line endings differ)"
 }
 
 // TestRenderedManifests checks what every rendered addon must have, whatever the golden

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"github.com/devk-dev/devk/internal/golden"
 	"io"
 	"io/fs"
 	"path"
@@ -62,7 +63,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
-			assertGolden(t, filepath.Join("testdata", "golden", "node", tf.tmpl), got)
+			golden.Assert(t, filepath.Join("testdata", "golden", "node", tf.tmpl), got)
 			if bytes.Contains(got, []byte("<no value>")) {
 				t.Errorf("rendered output contains <no value>")
 			}

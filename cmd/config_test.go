@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"github.com/devk-dev/devk/internal/golden"
 	"os"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func TestConfigViewJSONGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatal(errLine)
 	}
-	assertGolden(t, "testdata/golden/config-view.json", []byte(stdout))
+	golden.Assert(t, "testdata/golden/config-view.json", []byte(stdout))
 }
 
 // TestStartSettingsPrecedence checks which value each start flag ends up with:

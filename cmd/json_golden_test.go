@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/devk-dev/devk/internal/golden"
 	"testing"
 
 	"github.com/devk-dev/devk/cluster"
@@ -29,7 +30,7 @@ func TestJSONOutputGolden(t *testing.T) {
 			if err := json.NewEncoder(&buf).Encode(tt.value); err != nil {
 				t.Fatal(err)
 			}
-			assertGolden(t, "testdata/golden/"+tt.golden, buf.Bytes())
+			golden.Assert(t, "testdata/golden/"+tt.golden, buf.Bytes())
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/devk-dev/devk/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func TestProgressGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			runScript(tt.make(&buf, scriptedClock(t, scriptOffsets...)))
-			assertGolden(t, filepath.Join("testdata", "golden", tt.golden), buf.Bytes())
+			golden.Assert(t, filepath.Join("testdata", "golden", tt.golden), buf.Bytes())
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/devk-dev/devk/internal/golden"
 	"io"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ func TestKubeGoModGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("KubeGoMod: %v", err)
 	}
-	assertGolden(t, filepath.Join("testdata", "golden", "kube-go.mod"), []byte(got))
+	golden.Assert(t, filepath.Join("testdata", "golden", "kube-go.mod"), []byte(got))
 	if strings.Contains(got, "./staging") || strings.Contains(got, "example/forked") {
 		t.Errorf("local or non-staging replacements leaked into:\n%s", got)
 	}
@@ -53,7 +54,7 @@ func TestKubeGoModReal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("KubeGoMod: %v", err)
 	}
-	assertGolden(t, filepath.Join("..", "testdata", "kube-go.mod.golden"), []byte(got))
+	golden.Assert(t, filepath.Join("..", "testdata", "kube-go.mod.golden"), []byte(got))
 	// Every staging module k8s.io/kubernetes replaces is pinned to its published version.
 	staging := strings.Count(string(in), "=> ./staging/src/")
 	if pinned := strings.Count(got, " v0.34.4\n"); staging == 0 || pinned != staging {

@@ -2,6 +2,7 @@ package iso
 
 import (
 	"context"
+	"github.com/devk-dev/devk/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,7 @@ func TestProgramGoModGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertGolden(t, filepath.Join("testdata", "golden", "program-go.mod"), []byte(got))
+	golden.Assert(t, filepath.Join("testdata", "golden", "program-go.mod"), []byte(got))
 	if strings.Contains(got, "./pkg/ext") {
 		t.Errorf("a local replacement leaked into:\n%s", got)
 	}

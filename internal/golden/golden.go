@@ -1,4 +1,5 @@
-package cluster
+// Package golden compares generated output with golden files under testdata/.
+package golden
 
 import (
 	"bytes"
@@ -10,13 +11,14 @@ import (
 	"testing"
 )
 
-// update rewrites the golden files instead of comparing with them:
+// update rewrites the golden files instead of comparing with them, in any package whose
+// tests use Assert:
 //
 //	go test ./cluster -run Golden -update
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-// assertGolden compares got with the golden file at path, or rewrites it under -update.
-func assertGolden(t *testing.T, path string, got []byte) {
+// Assert compares got with the golden file at path, or rewrites it under -update.
+func Assert(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
