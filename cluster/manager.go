@@ -198,10 +198,15 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		// any that were stopped behind devk's back.
 		verb := []string{"systemctl", "start"}
 		if changed {
+			// New configuration: units already running (at boot, from the files before
+			// this start rewrote them) must restart to take it.
 			if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
 				return err
 			}
-			verb = []string{"systemctl", "enable", "--now"}
+			if _, err := driver.Output(ctx, node, append([]string{"systemctl", "enable"}, Units...)...); err != nil {
+				return err
+			}
+			verb = []string{"systemctl", "restart"}
 		}
 		_, err := driver.Output(ctx, node, append(verb, Units...)...)
 		return err
