@@ -61,5 +61,6 @@ func Builtin() Catalog {
 			Manifests:   []string{"registry.yaml"},
 			Health:      []Check{{Kind: DeploymentAvailable, Namespace: "kube-system", Name: "registry"}},
 		},
+		Dashboard(),
 	}
 }

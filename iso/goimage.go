@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,13 @@ type GoProgram struct {
 	Image string
 	// Ldflags are extra linker flags, such as -X to stamp the version.
 	Ldflags []string
+	// Source, when set, is the module itself, every file but go.mod (GoMod is that), and
+	// it is built as is instead of downloading Module@Version: a program from devk's own
+	// repository (the dashboard), embedded in the devk binary, so a `go install`ed devk
+	// builds it too. Test files and testdata folders are left out.
+	Source fs.FS
+	// GoMod is the go.mod of a Source program; `go mod tidy` completes it from the proxy.
+	GoMod string
 }
 
 // MainPackage is the package `go build` builds.
@@ -43,7 +51,50 @@ func (p GoProgram) Binary() string { return "/usr/local/bin/" + p.Name }
 
 // Key identifies the program's image: every input that changes its content.
 func (p GoProgram) Key() string {
-	return hashOf("goprogram", goProgramRevision, p.Name, p.Module, p.Version, p.MainPackage(), p.Image, strings.Join(p.Ldflags, " "))
+	parts := []string{"goprogram", goProgramRevision, p.Name, p.Module, p.Version, p.MainPackage(), p.Image, strings.Join(p.Ldflags, " ")}
+	if p.Source != nil {
+		parts = append(parts, "source", p.GoMod, SourceHash(p.Source))
+	}
+	return hashOf(parts...)
+}
+
+// SourceHash hashes the files of a Source program that its build uses (names and
+// contents; test files and testdata left out). A file that cannot be read hashes as
+// its error, so the build reports it.
+func SourceHash(fsys fs.FS) string {
+	parts := []string{"source"}
+	err := walkSource(fsys, func(path string, data []byte) error {
+		parts = append(parts, path, string(data))
+		return nil
+	})
+	if err != nil {
+		parts = append(parts, "error", err.Error())
+	}
+	return hashOf(parts...)
+}
+
+// walkSource calls fn with every file of a Source program that its build uses, in
+// lexical order.
+func walkSource(fsys fs.FS, fn func(path string, data []byte) error) error {
+	return fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == "testdata" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, "_test.go") || path == "go.mod" || path == "go.sum" {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return err
+		}
+		return fn(path, data)
+	})
 }
 
 func (p GoProgram) ldflags() string {
@@ -156,6 +207,9 @@ func (b *Builder) goImage(ctx context.Context, p GoProgram) (string, error) {
 }
 
 func (b *Builder) buildProgram(ctx context.Context, p GoProgram, out string) error {
+	if p.Source != nil {
+		return b.buildSource(ctx, p, out)
+	}
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", p.Module+"@"+p.Version)
 	cmd.Env = append(os.Environ(), goEnv...)
 	cmd.Dir = b.CacheDir
@@ -190,4 +244,43 @@ func (b *Builder) buildProgram(ctx context.Context, p GoProgram, out string) err
 		return fmt.Errorf("%w: %s: %v", ErrBuildFailed, p.Name, err)
 	}
 	return nil
+}
+
+// buildSource builds a program from the source devk carries: its files and go.mod are
+// written into a fresh throwaway module, which `go mod tidy` completes from the proxy.
+func (b *Builder) buildSource(ctx context.Context, p GoProgram, out string) error {
+	dir := filepath.Join(b.CacheDir, "src-"+p.Name)
+	if err := os.RemoveAll(dir); err != nil { // files of an older source must not linger
+		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
+	}
+	if err := WriteSource(dir, p); err != nil {
+		return fmt.Errorf("%w: %s source: %v", ErrBuildFailed, p.Name, err)
+	}
+	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
+		return fmt.Errorf("%w: fetching Go modules for %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, p.Name, err)
+	}
+	if err := b.run(ctx, dir, goEnv, "go", "build", "-trimpath", "-ldflags", p.ldflags(), "-o", out, p.MainPackage()); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBuildFailed, p.Name, err)
+	}
+	return nil
+}
+
+// WriteSource writes a Source program's module (its files and go.mod) into dir.
+func WriteSource(dir string, p GoProgram) error {
+	if p.Source == nil || p.GoMod == "" {
+		return fmt.Errorf("%s has no embedded source or go.mod", p.Name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(p.GoMod), 0o644); err != nil {
+		return err
+	}
+	return walkSource(p.Source, func(path string, data []byte) error {
+		dst := filepath.Join(dir, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
 }

@@ -1,0 +1,426 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// TestDashboard drives `devk dashboard --url` with a real headless browser (Debian's
+// chromium, through the Chrome DevTools protocol): the page lists the pods of a running
+// Deployment, the scale action changes its replica count (checked with client-go) and
+// the list follows without a reload, logs stream, secret values stay hidden until
+// revealed, the overview shows usage once metrics-server runs, a pod can be deleted,
+// and the dashboard's ServiceAccount may do nothing more. The first run builds the
+// dashboard's image (a minute or more); later runs use the image cache.
+//
+// Screenshots of the main views go to $DEVK_E2E_SCREENSHOTS when it is set (the README's
+// come from DEVK_E2E_SCREENSHOTS=$PWD/docs/screenshots), else to a temporary folder.
+func TestDashboard(t *testing.T) {
+	requireE2E(t)
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("the dashboard test needs Debian's chromium: apt-get install -y chromium (.ci/run installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	env := NewEnv(t, devkBin, "e2e-dash")
+	env.Devk(ctx, "delete") // leftovers of an interrupted earlier run
+	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
+
+	r := env.MustDevk(ctx, "start")
+	t.Logf("devk start took %s", r.Duration.Round(time.Millisecond))
+	cs := env.Client()
+	if err := dashTicker(ctx, cs, 2); err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-creds"}, StringData: map[string]string{"password": "s3cret-value", "user": "app"}}
+	if _, err := cs.CoreV1().Secrets("default").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	url := dashServe(t, ctx, env)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("devk dashboard --url printed %q, want a URL on 127.0.0.1", url)
+	}
+	shots := os.Getenv("DEVK_E2E_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := dashBrowser(t, ctx, chromium)
+
+	t.Run("the local server answers only as 127.0.0.1", func(t *testing.T) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"api/resources", nil)
+		req.Host = "attacker.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("a request for another host name: status %d, want 421", resp.StatusCode)
+		}
+	})
+
+	t.Run("the page lists the pods of a running Deployment", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/workloads"))
+		b.waitJS(t, 2*time.Minute, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 2`)
+		b.waitJS(t, time.Minute, `(document.querySelector('tr[data-kind="deployments"][data-name="ticker"]') || {}).textContent?.includes('2/2')`)
+		b.screenshot(t, filepath.Join(shots, "workloads.png"))
+	})
+
+	t.Run("scale changes the replica count", func(t *testing.T) {
+		b.do(t, chromedp.Click(chromedp.CSS(`tr[data-kind="deployments"][data-name="ticker"] button[data-action="scale"]`)),
+			chromedp.WaitVisible(chromedp.ID("scale-replicas")),
+			chromedp.SetValue(chromedp.ID("scale-replicas"), "3"),
+			chromedp.Click(chromedp.CSS(`#dialog button[data-action="confirm"]`)))
+		err := Eventually(ctx, time.Minute, func() error {
+			d, err := cs.AppsV1().Deployments("default").Get(ctx, "ticker", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if *d.Spec.Replicas != 3 || d.Status.ReadyReplicas != 3 {
+				return fmt.Errorf("replicas %d, ready %d; want 3", *d.Spec.Replicas, d.Status.ReadyReplicas)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The list follows the cluster without a reload.
+		b.waitJS(t, time.Minute, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 3`)
+		b.waitJS(t, time.Minute, `(document.querySelector('tr[data-kind="deployments"][data-name="ticker"]') || {}).textContent?.includes('3/3')`)
+	})
+
+	t.Run("logs stream", func(t *testing.T) {
+		b.do(t, chromedp.Click(chromedp.CSS(`tr[data-kind="pods"][data-name^="ticker-"] button[data-action="logs"]`)))
+		b.waitJS(t, time.Minute, `[...document.querySelectorAll('#log-lines .line')].some((l) => /^tick \d+/.test(l.textContent))`)
+		last := func() int {
+			s := b.evalString(t, `[...document.querySelectorAll('#log-lines .line')].map((l) => l.textContent).filter((l) => /^tick \d+/.test(l)).pop()`)
+			f := strings.Fields(s) // "tick 12: all systems nominal"
+			if len(f) < 2 {
+				t.Fatalf("log line %q", s)
+			}
+			n, err := strconv.Atoi(strings.TrimSuffix(f[1], ":"))
+			if err != nil {
+				t.Fatalf("log line %q: %v", s, err)
+			}
+			return n
+		}
+		first := last()
+		// The pod prints a line a second: new lines arrive while the page stays open.
+		b.waitJS(t, 30*time.Second, fmt.Sprintf(`[...document.querySelectorAll('#log-lines .line')].some((l) => l.textContent.startsWith('tick %d:'))`, first+3))
+		if got := last(); got < first+3 {
+			t.Errorf("last line tick %d, want at least %d", got, first+3)
+		}
+		b.screenshot(t, filepath.Join(shots, "logs.png"))
+	})
+
+	t.Run("secret values stay hidden until revealed", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/secret/default/db-creds"))
+		b.waitJS(t, time.Minute, `document.querySelectorAll('tr[data-key]').length === 2`)
+		if text := b.evalString(t, `document.body.innerText`); strings.Contains(text, "s3cret-value") {
+			t.Fatal("the secret value shows before it was revealed")
+		}
+		b.do(t, chromedp.Click(chromedp.CSS(`tr[data-key="password"] button[data-action="reveal-value"]`)))
+		b.waitJS(t, 30*time.Second, `document.querySelector('tr[data-key="password"]').textContent.includes('s3cret-value')`)
+		if text := b.evalString(t, `document.querySelector('tr[data-key="user"]').textContent`); strings.Contains(text, "app") {
+			t.Errorf("revealing one key showed another: %q", text)
+		}
+		yaml, err := dashGet(ctx, url+"api/yaml?kind=secrets&namespace=default&name=db-creds")
+		if err != nil || strings.Contains(yaml, "s3cret") || !strings.Contains(yaml, "hidden") {
+			t.Errorf("secret YAML hides nothing (%v):\n%s", err, yaml)
+		}
+	})
+
+	t.Run("the overview shows the node and, with metrics-server, its usage", func(t *testing.T) {
+		r := env.MustDevk(ctx, "addons", "enable", "metrics-server")
+		t.Logf("enable metrics-server took %s", r.Duration.Round(time.Millisecond))
+		b.do(t, chromedp.Navigate(url+"#/overview"))
+		b.waitJS(t, time.Minute, fmt.Sprintf(`document.querySelector('section[data-node=%q]')?.textContent.includes('Ready')`, env.Profile))
+		// metrics-server needs a scrape or two; the overview refreshes itself.
+		b.waitJS(t, 3*time.Minute, `document.querySelector('[data-meter="CPU"] .detail')?.textContent.startsWith('used ')`)
+		b.screenshot(t, filepath.Join(shots, "overview.png"))
+	})
+
+	t.Run("delete a pod", func(t *testing.T) {
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=ticker"})
+		if err != nil || len(pods.Items) == 0 {
+			t.Fatalf("ticker pods: %v", err)
+		}
+		victim := pods.Items[0].Name
+		b.do(t, chromedp.Navigate(url+"#/workloads"))
+		sel := fmt.Sprintf(`tr[data-kind="pods"][data-name=%q] button[data-action="delete"]`, victim)
+		b.waitJS(t, time.Minute, fmt.Sprintf(`document.querySelector(%s) !== null`, strconv.Quote(sel)))
+		b.do(t, chromedp.Click(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(`#dialog button[data-action="confirm"]`)))
+		err = Eventually(ctx, time.Minute, func() error {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, victim, metav1.GetOptions{})
+			if err == nil && p.DeletionTimestamp == nil {
+				return fmt.Errorf("pod %s is still there", victim)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("the dashboard may only do what its views need", func(t *testing.T) {
+		sa := "system:serviceaccount:devk-dashboard:dashboard"
+		tests := []struct {
+			verb, group, resource, sub string
+			allowed                    bool
+		}{
+			{"list", "", "pods", "", true},
+			{"get", "", "pods", "log", true},
+			{"delete", "", "pods", "", true},
+			{"update", "apps", "deployments", "scale", true},
+			{"get", "", "secrets", "", true},
+			{"create", "", "pods", "", false},
+			{"create", "", "pods", "exec", false},
+			{"delete", "apps", "deployments", "", false},
+			{"update", "", "secrets", "", false},
+			{"create", "rbac.authorization.k8s.io", "clusterrolebindings", "", false},
+		}
+		for _, tt := range tests {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: sa,
+				Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:devk-dashboard", "system:authenticated"},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "default", Verb: tt.verb, Group: tt.group, Resource: tt.resource, Subresource: tt.sub}}}
+			got, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.Allowed != tt.allowed {
+				t.Errorf("%s %s/%s/%s: allowed %v, want %v", tt.verb, tt.group, tt.resource, tt.sub, got.Status.Allowed, tt.allowed)
+			}
+		}
+	})
+}
+
+// dashTicker runs Deployment ticker in default: busybox printing a line a second.
+func dashTicker(ctx context.Context, cs kubernetes.Interface, replicas int32) error {
+	labels := map[string]string{"app": "ticker"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "ticker"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: new(int64),
+					Containers: []corev1.Container{{
+						Name: "ticker", Image: "busybox:1.37",
+						Command: []string{"sh", "-c", `i=0; while true; do i=$((i+1)); echo "tick $i: all systems nominal"; sleep 1; done`},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	return Eventually(ctx, 2*time.Minute, func() error {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "ticker", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d.Status.ReadyReplicas != replicas {
+			return fmt.Errorf("ticker: %d of %d ready", d.Status.ReadyReplicas, replicas)
+		}
+		return nil
+	})
+}
+
+// lockedBuffer is a buffer two goroutines may use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// dashServe runs `devk dashboard --url` until the test ends and returns the URL it
+// prints; at the end it interrupts it, as Ctrl-C does, and wants exit 0.
+func dashServe(t *testing.T, ctx context.Context, env *Env) string {
+	t.Helper()
+	cmd := exec.Command(env.Bin, "-p", env.Profile, "dashboard", "--url")
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+env.Kubeconfig), env.Extra...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("devk dashboard after Ctrl-C: %v (want exit 0)\n%s", err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("devk dashboard did not stop within 15s of Ctrl-C")
+		}
+	})
+	select {
+	case url := <-lines:
+		t.Logf("devk dashboard --url printed %s after %s\n%s", url, time.Since(start).Round(time.Millisecond), stderr.String())
+		return url
+	case err := <-exited:
+		t.Fatalf("devk dashboard --url exited before printing a URL: %v\n%s", err, stderr.String())
+	case <-time.After(20 * time.Minute):
+		t.Fatalf("devk dashboard --url printed no URL in 20 minutes\n%s", stderr.String())
+	case <-ctx.Done():
+		t.Fatalf("devk dashboard --url: %v\n%s", ctx.Err(), stderr.String())
+	}
+	return ""
+}
+
+func dashGet(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(body), err
+}
+
+// browser is one headless chromium tab.
+type browser struct{ ctx context.Context }
+
+// dashBrowser starts headless chromium, as root in a container needs it, with a fresh
+// profile; it ends with the test.
+func dashBrowser(t *testing.T, ctx context.Context, chromium string) *browser {
+	t.Helper()
+	profile := t.TempDir() // removed after the browser stops (cleanups run last-in first-out)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile), chromedp.WindowSize(1440, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &browser{ctx: bctx}
+}
+
+func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %v\npage: %s", err, b.page())
+	}
+}
+
+// waitJS waits until the expression is truthy in the page.
+func (b *browser) waitJS(t *testing.T, timeout time.Duration, expr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+10*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
+		t.Fatalf("waiting for %s: %v\npage: %s", expr, err, b.page())
+	}
+}
+
+func (b *browser) evalString(t *testing.T, expr string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return s
+}
+
+// page is the page's text, for failure messages.
+func (b *browser) page() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\n' + document.body.innerText`))
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	if len(s) > 3000 {
+		s = s[:3000] + "..."
+	}
+	return s
+}
+
+func (b *browser) screenshot(t *testing.T, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	// The pointer off the page (no hover effects), and the last changes painted.
+	if err := chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 0, 0), chromedp.Sleep(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s", path)
+}
