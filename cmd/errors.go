@@ -10,6 +10,7 @@ import (
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/driver/docker"
+	"github.com/devk-dev/devk/driver/qemu"
 	"github.com/devk-dev/devk/iso"
 )
 
@@ -49,6 +50,7 @@ var reasons = []struct {
 	{cluster.ErrLocked, exitReason{ExitConflict, "PROFILE_LOCKED"}},
 	{context.Canceled, exitReason{ExitInterrupted, "INTERRUPTED"}},
 	{docker.ErrEngineUnreachable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
+	{qemu.ErrUnavailable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
 	{iso.ErrMissingTool, exitReason{ExitNodeImage, "NODE_IMAGE_TOOL_MISSING"}},
 	{iso.ErrBuildFailed, exitReason{ExitNodeImage, "NODE_IMAGE_BUILD"}},
 	{driver.ErrUnsupported, exitReason{ExitDriver, "DRIVER_UNSUPPORTED"}},
