@@ -19,6 +19,7 @@ test: build ## unit tests, then the end-to-end tests on the real Docker engine
 	$(GO) test -short ./...
 	@# Built (or found in the cache) up front, so its progress shows and no test waits on it.
 	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
+	$(BIN) node-image --vm --kubernetes-version $(KUBERNETES_VERSION)
 	DEVK_E2E=1 $(GO) test -count=1 -timeout 80m -v ./e2e/...
 
 bench: build ## time startup phases and measure node memory; prints a table
