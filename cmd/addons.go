@@ -83,67 +83,51 @@ func yesNo(b bool) string {
 }
 
 func (a *app) addonsEnableCmd() *cobra.Command {
-	var output string
-	c := &cobra.Command{
+	return a.addonsToggleCmd(true, &cobra.Command{
 		Use:   "enable NAME",
 		Short: "Enable an addon on the running cluster (built on first use) and remember it",
 		Example: `  devk addons enable metrics-server
   devk addons enable ingress -p dev2`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := validateOutput(output, "json", "text"); err != nil {
-				return err
-			}
-			if _, err := addons.Builtin().Get(args[0]); err != nil {
-				return err
-			}
-			report := a.reporter(output)
-			m, _, err := a.manager(report)
-			if err != nil {
-				return err
-			}
-			if err := addonManager(m, report).EnableOnProfile(c.Context(), m, a.profile, args[0]); err != nil {
-				return err
-			}
-			if output == "json" {
-				return json.NewEncoder(a.stdout).Encode(map[string]any{"type": "result", "profile": a.profile, "addon": args[0], "enabled": true})
-			}
-			fmt.Fprintf(a.stdout, "Addon %q is enabled on cluster %q.\n", args[0], a.profile)
-			return nil
-		},
-	}
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
-	return c
+	})
 }
 
 func (a *app) addonsDisableCmd() *cobra.Command {
-	var output string
-	c := &cobra.Command{
+	return a.addonsToggleCmd(false, &cobra.Command{
 		Use:     "disable NAME",
 		Short:   "Disable an addon: delete what it applied and forget it",
 		Example: "  devk addons disable metrics-server",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			if err := validateOutput(output, "json", "text"); err != nil {
-				return err
-			}
-			if _, err := addons.Builtin().Get(args[0]); err != nil {
-				return err
-			}
-			report := a.reporter(output)
-			m, _, err := a.manager(report)
-			if err != nil {
-				return err
-			}
-			if err := addonManager(m, report).DisableOnProfile(c.Context(), m, a.profile, args[0]); err != nil {
-				return err
-			}
-			if output == "json" {
-				return json.NewEncoder(a.stdout).Encode(map[string]any{"type": "result", "profile": a.profile, "addon": args[0], "enabled": false})
-			}
-			fmt.Fprintf(a.stdout, "Addon %q is disabled on cluster %q.\n", args[0], a.profile)
-			return nil
-		},
+	})
+}
+
+// addonsToggleCmd gives enable and disable their shared arguments, checks and output.
+func (a *app) addonsToggleCmd(enable bool, c *cobra.Command) *cobra.Command {
+	var output string
+	c.Args = cobra.ExactArgs(1)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if err := validateOutput(output, "json", "text"); err != nil {
+			return err
+		}
+		if _, err := addons.Builtin().Get(args[0]); err != nil {
+			return err
+		}
+		report := a.reporter(output)
+		m, _, err := a.manager(report)
+		if err != nil {
+			return err
+		}
+		am := addonManager(m, report)
+		toggle, verb := am.DisableOnProfile, "disabled"
+		if enable {
+			toggle, verb = am.EnableOnProfile, "enabled"
+		}
+		if err := toggle(c.Context(), m, a.profile, args[0]); err != nil {
+			return err
+		}
+		if output == "json" {
+			return json.NewEncoder(a.stdout).Encode(map[string]any{"type": "result", "profile": a.profile, "addon": args[0], "enabled": enable})
+		}
+		fmt.Fprintf(a.stdout, "Addon %q is %s on cluster %q.\n", args[0], verb, a.profile)
+		return nil
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
