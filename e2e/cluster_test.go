@@ -144,6 +144,26 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("node booted systemd with containerd, dockerd and the preloaded images", func(t *testing.T) {
+		r := env.MustDevk(ctx, "ssh", "--", "systemctl", "is-active", "containerd", "docker", "kubelet")
+		if strings.Count(r.Stdout, "active") != 3 || strings.Contains(r.Stdout, "inactive") {
+			t.Errorf("units not active:\n%s", r.Stdout)
+		}
+		if r := env.Devk(ctx, "ssh", "--", "systemctl", "is-system-running"); !strings.Contains(r.Stdout, "running") {
+			t.Errorf("systemd state: %s", r.Stdout)
+		}
+		images := env.MustDevk(ctx, "ssh", "--", "ctr", "-n", "k8s.io", "images", "ls", "-q").Stdout
+		for _, want := range []string{"registry.k8s.io/pause:3.10.1", "registry.k8s.io/coredns/coredns:v1.12.1", "docker.io/library/busybox:1.37"} {
+			if !strings.Contains(images, want) {
+				t.Errorf("preloaded image %s missing from containerd's k8s.io namespace:\n%s", want, images)
+			}
+		}
+		version := env.MustDevk(ctx, "ssh", "--", "kubelet", "--version").Stdout
+		if !strings.Contains(version, "v1.34.4") {
+			t.Errorf("kubelet --version in the node: %s", version)
+		}
+	})
+
 	t.Run("pod from a preloaded image resolves DNS", func(t *testing.T) {
 		logs, err := RunPod(ctx, cs, "default", "dns-check", "busybox:1.37",
 			[]string{"sh", "-c", "nslookup kubernetes.default.svc.cluster.local && cat /etc/resolv.conf"}, 2*time.Minute)
