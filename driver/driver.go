@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -133,6 +135,17 @@ func Output(ctx context.Context, n Node, argv ...string) (string, error) {
 		exit.Stderr = strings.TrimSpace(stderr.String())
 	}
 	return strings.TrimSpace(stdout.String()), err
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1, for host ports that must
+// stay fixed across a node's restarts.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // PortForwarder is a driver whose nodes are not reachable at their IP from the host (a VM

@@ -201,7 +201,7 @@ func portSpecs(ports []driver.PortMapping) (nat.PortSet, nat.PortMap, error) {
 		}
 		hostPort := p.HostPort
 		if hostPort == 0 {
-			free, err := FreePort()
+			free, err := driver.FreePort()
 			if err != nil {
 				return nil, nil, err
 			}
@@ -215,16 +215,6 @@ func portSpecs(ports []driver.PortMapping) (nat.PortSet, nat.PortMap, error) {
 		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)})
 	}
 	return exposed, bindings, nil
-}
-
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // subnets are tried in order, as minikube does, skipping ones the host already uses.

@@ -158,7 +158,7 @@ func TestPortSpecsErrors(t *testing.T) {
 }
 
 func TestFreePort(t *testing.T) {
-	p, err := FreePort()
+	p, err := driver.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

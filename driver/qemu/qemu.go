@@ -146,7 +146,7 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	m := &machine{Name: spec.Name, Boot: boot, CPUs: spec.CPUs, MemoryMB: spec.MemoryMB}
 	for _, p := range append([]driver.PortMapping{{NodePort: 22}}, spec.Ports...) {
 		if p.HostPort == 0 {
-			free, err := freePort()
+			free, err := driver.FreePort()
 			if err != nil {
 				return nil, err
 			}
@@ -161,15 +161,6 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 		return nil, err
 	}
 	return d.Node(ctx, spec.Name)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func newKey(path string) error {
@@ -392,7 +383,7 @@ func (d *Driver) ForwardPort(ctx context.Context, name string, nodePort int) (in
 			return p.HostPort, nil
 		}
 	}
-	hostPort, err := freePort()
+	hostPort, err := driver.FreePort()
 	if err != nil {
 		return 0, err
 	}
