@@ -422,7 +422,7 @@ func TestStartStatusStop(t *testing.T) {
 				}
 			}
 		}
-		want := []string{"Preparing node image for Kubernetes " + iso.DefaultKubernetesVersion, "Creating node container", "Booting node",
+		want := []string{"Preparing node image for Kubernetes " + iso.DefaultKubernetesVersion, "Creating node (docker)", "Booting node",
 			"Configuring control plane", "Starting etcd, API server, controllers, kubelet and proxy", "Waiting for the API server",
 			"Writing kubeconfig context devk", "Deploying CoreDNS", "Waiting for the node to be Ready", "Waiting for cluster DNS"}
 		if !slices.Equal(steps, want) {

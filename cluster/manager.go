@@ -142,7 +142,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	var node driver.Node
 	switch state {
 	case driver.StateNonexistent:
-		err = m.step("Creating node container", func() (err error) {
+		err = m.step("Creating node ("+m.Driver.Name()+")", func() (err error) {
 			ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
 			node, err = m.Driver.Create(ctx, driver.NodeSpec{
 				Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
