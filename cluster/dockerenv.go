@@ -32,7 +32,7 @@ func (m *Manager) DockerEnv(ctx context.Context, profile string) (DockerEnv, err
 	if state != driver.StateRunning {
 		return DockerEnv{}, fmt.Errorf("%w: cluster %s is %s; run `devk start -p %s` first", ErrNotRunning, profile, state, profile)
 	}
-	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, prof.NodeIP)
+	pki, err := LoadPKI(m.Home.CertsDir(profile))
 	if err != nil {
 		return DockerEnv{}, err
 	}

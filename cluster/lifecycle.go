@@ -10,20 +10,29 @@ import (
 	"github.com/devk-dev/devk/driver"
 )
 
+// lockedState takes the profile's lock, checks that the profile exists and reads its
+// node's state. The caller releases the lock.
+func (m *Manager) lockedState(ctx context.Context, profile string) (unlock func(), state driver.State, err error) {
+	if unlock, err = m.Home.Lock(profile); err != nil {
+		return nil, "", err
+	}
+	if _, err = m.Home.Load(profile); err == nil {
+		state, err = m.Driver.State(ctx, profile)
+	}
+	if err != nil {
+		unlock()
+		return nil, "", err
+	}
+	return unlock, state, nil
+}
+
 // Stop stops the node; every object and volume is kept for the next start.
 func (m *Manager) Stop(ctx context.Context, profile string) error {
-	unlock, err := m.Home.Lock(profile)
+	unlock, state, err := m.lockedState(ctx, profile)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := m.Home.Load(profile); err != nil {
-		return err
-	}
-	state, err := m.Driver.State(ctx, profile)
-	if err != nil {
-		return err
-	}
 	switch state {
 	case driver.StateNonexistent:
 		return fmt.Errorf("%w: the node of profile %s is gone; run `devk start -p %s` to recreate it", driver.ErrNotFound, profile, profile)
@@ -153,7 +162,7 @@ func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
 		st.Kubelet = Running
 	}
 	st.APIServer = Stopped
-	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, prof.NodeIP)
+	pki, err := LoadPKI(m.Home.CertsDir(profile))
 	if err != nil {
 		return st, err
 	}

@@ -88,7 +88,7 @@ func (m *Manager) UpdateContext(ctx context.Context, profile string) (string, er
 	if err != nil {
 		return "", err
 	}
-	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, prof.NodeIP)
+	pki, err := LoadPKI(m.Home.CertsDir(profile))
 	if err != nil {
 		return "", err
 	}
@@ -145,18 +145,11 @@ func (m *Manager) Pause(ctx context.Context, profile string) error {
 
 // Unpause thaws a paused node.
 func (m *Manager) Unpause(ctx context.Context, profile string) error {
-	unlock, err := m.Home.Lock(profile)
+	unlock, state, err := m.lockedState(ctx, profile)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if _, err := m.Home.Load(profile); err != nil {
-		return err
-	}
-	state, err := m.Driver.State(ctx, profile)
-	if err != nil {
-		return err
-	}
 	if state != driver.StatePaused {
 		return nil
 	}

@@ -132,6 +132,34 @@ func LoadOrCreatePKI(dir, nodeName, nodeIP string) (*PKI, error) {
 	return p, nil
 }
 
+// LoadPKI reads a profile's existing PKI and never writes: read-only commands (status,
+// docker-env, service, ...) must not issue certificates behind `devk start`'s back.
+func LoadPKI(dir string) (*PKI, error) {
+	missing := func(err error) error {
+		return fmt.Errorf("%w: the cluster's certificates in %s are missing or unreadable (%v); run `devk start` to recreate them", ErrNotRunning, dir, err)
+	}
+	p := &PKI{Dir: dir, Leaves: map[string]*KeyPair{}}
+	var err error
+	if p.CA, err = loadKeyPair(dir, "ca"); err != nil {
+		return nil, missing(err)
+	}
+	if p.FrontProxyCA, err = loadKeyPair(dir, "front-proxy-ca"); err != nil {
+		return nil, missing(err)
+	}
+	for _, spec := range append(CertSpecs("", ""), CertSpec{Name: CertFrontProxyClient}) {
+		if p.Leaves[spec.Name], err = loadKeyPair(dir, spec.Name); err != nil {
+			return nil, missing(err)
+		}
+	}
+	if p.ServiceAccountKeyPEM, err = os.ReadFile(filepath.Join(dir, "sa.key")); err != nil {
+		return nil, missing(err)
+	}
+	if p.ServiceAccountPubPEM, err = os.ReadFile(filepath.Join(dir, "sa.pub")); err != nil {
+		return nil, missing(err)
+	}
+	return p, nil
+}
+
 func matches(c *x509.Certificate, spec CertSpec, ca *KeyPair) bool {
 	if c.Subject.CommonName != spec.CommonName || c.CheckSignatureFrom(ca.Cert) != nil || time.Until(c.NotAfter) < 30*24*time.Hour {
 		return false

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"io/fs"
 	"math/big"
 	"net"
@@ -338,4 +339,26 @@ func serialOrFail(t *testing.T) *big.Int {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestLoadPKINeverWrites: read-only commands load certificates but never issue them.
+func TestLoadPKINeverWrites(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadPKI(dir); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("LoadPKI of an empty dir: %v, want ErrNotRunning", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("LoadPKI wrote %d files", len(entries))
+	}
+	created, err := LoadOrCreatePKI(dir, "devk", "192.168.49.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loaded.CA.Cert.Equal(created.CA.Cert) || !loaded.Leaves[CertAdmin].Cert.Equal(created.Leaves[CertAdmin].Cert) {
+		t.Error("LoadPKI returned other certificates than the ones on disk")
+	}
 }

@@ -35,7 +35,7 @@ func (m *Manager) Client(ctx context.Context, profile string) (*kubernetes.Clien
 	if err != nil {
 		return nil, nil, err
 	}
-	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, prof.NodeIP)
+	pki, err := LoadPKI(m.Home.CertsDir(profile))
 	if err != nil {
 		return nil, nil, err
 	}
