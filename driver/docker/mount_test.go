@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
@@ -59,6 +61,18 @@ func TestCheckNodeProcess(t *testing.T) {
 		t.Skipf("cannot start sleep: %v", err)
 	}
 	t.Cleanup(func() { _ = node.Process.Kill(); _ = node.Wait() })
+	// Start returns once execve is past its point of no return, but the kernel sets up
+	// the new environment a moment later: until then /proc/PID/environ reads empty.
+	// A real node has been running for seconds, so only the test has to wait.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", node.Process.Pid))
+		if bytes.Contains(env, []byte("container=docker")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stand-in node never showed its environment: %q", env)
+		}
+	}
 	tests := []struct {
 		name     string
 		pid      int
