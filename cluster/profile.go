@@ -111,16 +111,16 @@ func (h Home) Remove(name string) error {
 	return nil
 }
 
-var profileNamePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+var profileNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$`)
 
 // ErrInvalid marks bad user input: flags, names and values.
 var ErrInvalid = errors.New("invalid value")
 
 // ValidateProfileName accepts DNS-label-like names: they name containers, volumes and
-// kubeconfig contexts.
+// kubeconfig contexts. Docker refuses one-character container names, so two is the least.
 func ValidateProfileName(name string) error {
 	if !profileNamePattern.MatchString(name) {
-		return fmt.Errorf("%w: profile name %q: use 1-32 lowercase letters, digits and '-', starting and ending with a letter or digit", ErrInvalid, name)
+		return fmt.Errorf("%w: profile name %q: use 2-32 lowercase letters, digits and '-', starting and ending with a letter or digit", ErrInvalid, name)
 	}
 	return nil
 }

@@ -118,7 +118,8 @@ func TestValidateProfileName(t *testing.T) {
 		ok   bool
 	}{
 		{"devk", true},
-		{"a", true},
+		{"a", false}, // Docker refuses one-character container names
+		{"ab", true},
 		{"0", true},
 		{"dev-2", true},
 		{"a--b", true},

@@ -110,8 +110,8 @@ func TestStartSettingsPrecedence(t *testing.T) {
 	}{
 		{"built-in defaults", nil, nil, nil, false,
 			map[string]string{"cpus": "2", "memory": "4096m", "driver": "docker", "apiserver-port": "0", "ports": "[]"}, ""},
-		{"config beats default", nil, nil, map[string]string{"cpus": "1", "memory": "3g", "ports": "8080:30080,9090:30090", "addons": "a,b"}, false,
-			map[string]string{"cpus": "1", "memory": "3g", "ports": "[8080:30080,9090:30090]", "addons": "[a,b]"}, ""},
+		{"config beats default", nil, nil, map[string]string{"cpus": "1", "memory": "3g", "ports": "8080:30080,9090:30090", "addons": "ab,cd"}, false,
+			map[string]string{"cpus": "1", "memory": "3g", "ports": "[8080:30080,9090:30090]", "addons": "[ab,cd]"}, ""},
 		{"environment beats config", nil, map[string]string{"DEVK_CPUS": "2", "DEVK_KUBERNETES_VERSION": "v1.33.6"},
 			map[string]string{"cpus": "1", "kubernetes-version": "v1.34.4"}, false,
 			map[string]string{"cpus": "2", "kubernetes-version": "v1.33.6"}, ""},
