@@ -120,7 +120,8 @@ func TestValidateProfileName(t *testing.T) {
 		{"devk", true},
 		{"a", false}, // Docker refuses one-character container names
 		{"ab", true},
-		{"0", true},
+		{"0", false},
+		{"07", true},
 		{"dev-2", true},
 		{"a--b", true},
 		{strings.Repeat("a", 32), true},
