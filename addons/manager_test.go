@@ -193,7 +193,11 @@ func TestApplyProfile(t *testing.T) {
 	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
 	m := &Manager{Catalog: Builtin(), Images: &fakeBuilder{dir: t.TempDir()}, Timeout: time.Second}
 	prof := &cluster.Profile{Name: "p", NodeIP: "172.30.0.2", Addons: []string{"default-storageclass", "storage-provisioner"}}
-	if err := m.Apply(context.Background(), node, prof); err != nil {
+	wait, err := m.Apply(context.Background(), node, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
 	var applied []string
@@ -206,7 +210,7 @@ func TestApplyProfile(t *testing.T) {
 		t.Errorf("applied %d times, want 2", len(applied))
 	}
 	prof.Addons = []string{"gone"}
-	if err := m.Apply(context.Background(), node, prof); !errors.Is(err, ErrUnknown) {
+	if _, err := m.Apply(context.Background(), node, prof); !errors.Is(err, ErrUnknown) {
 		t.Errorf("profile with an unknown addon: %v", err)
 	}
 }

@@ -19,12 +19,12 @@ type fakeAddons struct {
 
 func (f *fakeAddons) Defaults() []string { return f.defaults }
 
-func (f *fakeAddons) Apply(ctx context.Context, node driver.Node, prof *Profile) error {
+func (f *fakeAddons) Apply(ctx context.Context, node driver.Node, prof *Profile) (func() error, error) {
 	if node == nil {
-		return errors.New("no node")
+		return nil, errors.New("no node")
 	}
 	f.applied = append(f.applied, slices.Clone(prof.Addons))
-	return f.err
+	return func() error { return f.err }, nil
 }
 
 func TestStartAppliesAddons(t *testing.T) {

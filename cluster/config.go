@@ -75,7 +75,7 @@ type NodeFile struct {
 }
 
 // Units are the systemd units devk starts, in start order.
-var Units = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "devk-lb", "docker"}
+var Units = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "devk-lb", "docker.socket"}
 
 // templateFiles maps a template to its path in the node.
 var templateFiles = []struct{ tmpl, path string }{
@@ -87,6 +87,7 @@ var templateFiles = []struct{ tmpl, path string }{
 	{"kube-proxy.service", "/etc/systemd/system/kube-proxy.service"},
 	{"devk-lb.service", "/etc/systemd/system/devk-lb.service"},
 	{"docker.conf", "/etc/systemd/system/docker.service.d/devk.conf"},
+	{"docker.socket.conf", "/etc/systemd/system/docker.socket.d/devk.conf"},
 	{"kubelet-config.yaml", "/etc/kubernetes/kubelet-config.yaml"},
 	{"kube-proxy-config.yaml", "/etc/kubernetes/kube-proxy-config.yaml"},
 	{"cni.conflist", "/etc/cni/net.d/10-devk.conflist"},

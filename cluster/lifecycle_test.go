@@ -392,9 +392,9 @@ func TestStartStatusStop(t *testing.T) {
 		}
 	})
 	t.Run("commands", func(t *testing.T) {
-		enable := "systemctl enable " + strings.Join(Units, " ")
-		restart := "systemctl restart " + strings.Join(Units, " ")
-		order := []string{"systemctl is-system-running", "tar -x --no-same-owner -C /", "systemctl daemon-reload", enable, restart,
+		enable := "systemctl enable --no-reload " + strings.Join(Units, " ")
+		restart := "systemctl restart --no-block " + strings.Join(Units, " ")
+		order := []string{"systemctl is-system-running", "tar -x --no-same-owner -C /", enable, "systemctl daemon-reload", restart,
 			"kubectl --kubeconfig=/etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /etc/kubernetes/addons/coredns.yaml",
 			"busybox nslookup -timeout=1 kubernetes.default.svc.cluster.local 10.96.0.10"}
 		last := -1
