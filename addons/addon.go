@@ -76,6 +76,7 @@ func renderFS(fsys fs.FS, a Addon, info ClusterInfo) ([]byte, error) {
 		"Namespace":        a.Namespace,
 		"Images":           images,
 		"NodeIP":           info.NodeIP,
+		"APIServerPort":    cluster.APIServerPort,
 		"BusyboxImage":     iso.BusyboxImage,
 		"StoragePath":      StoragePath,
 		"RegistryPort":     RegistryPort,

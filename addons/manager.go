@@ -59,44 +59,35 @@ func kubectlArgv(args ...string) []string {
 func (m *Manager) Defaults() []string { return m.Catalog.Defaults() }
 
 // Apply enables the profile's addons in its node, in catalog order: images and
-// manifests now, and the returned wait checks their health. Start calls it on every
-// start, so what was enabled comes back on a recreated node too, and it waits for
-// cluster DNS in between while the addons' pods start.
-func (m *Manager) Apply(ctx context.Context, node driver.Node, prof *cluster.Profile) (wait func() error, err error) {
+// manifests now; the returned healthy checks their health, quietly, so it can run
+// while Start waits for the rest of the cluster. Start calls Apply on every start, so
+// what was enabled comes back on a recreated node too.
+func (m *Manager) Apply(ctx context.Context, node driver.Node, api cluster.ManifestApplier, prof *cluster.Profile) (healthy func() error, err error) {
 	list, err := m.Catalog.Select(prof.Addons)
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", prof.Name, err)
 	}
 	info := ClusterInfo{NodeIP: prof.NodeIP}
 	for _, a := range list {
-		if err := m.step("Enabling addon "+a.Name, func() error { return m.apply(ctx, node, info, a) }); err != nil {
+		if err := m.step("Enabling addon "+a.Name, func() error { return m.apply(ctx, node, api, info, a) }); err != nil {
 			return nil, err
 		}
 	}
 	return func() error {
-		if len(list) == 0 {
-			return nil
-		}
-		names := make([]string, len(list))
-		for i, a := range list {
-			names[i] = a.Name
-		}
-		return m.step("Waiting for addons "+strings.Join(names, ", "), func() error {
-			for _, a := range list {
-				if err := m.waitHealthy(ctx, node, a); err != nil {
-					return err
-				}
+		for _, a := range list {
+			if err := m.waitHealthy(ctx, node, a); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		return nil
 	}, nil
 }
 
 // Enable makes the addon's images present in the node, applies its manifests and waits
 // for its health checks.
-func (m *Manager) Enable(ctx context.Context, node driver.Node, info ClusterInfo, a Addon) error {
+func (m *Manager) Enable(ctx context.Context, node driver.Node, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
 	return m.step("Enabling addon "+a.Name, func() error {
-		if err := m.apply(ctx, node, info, a); err != nil {
+		if err := m.apply(ctx, node, api, info, a); err != nil {
 			return err
 		}
 		return m.waitHealthy(ctx, node, a)
@@ -104,7 +95,7 @@ func (m *Manager) Enable(ctx context.Context, node driver.Node, info ClusterInfo
 }
 
 // apply makes the addon's images present in the node and applies its manifests.
-func (m *Manager) apply(ctx context.Context, node driver.Node, info ClusterInfo, a Addon) error {
+func (m *Manager) apply(ctx context.Context, node driver.Node, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
 	manifest, err := a.Render(info)
 	if err != nil {
 		return err
@@ -112,8 +103,7 @@ func (m *Manager) apply(ctx context.Context, node driver.Node, info ClusterInfo,
 	if err := m.ensureImages(ctx, node, a); err != nil {
 		return err
 	}
-	argv := kubectlArgv("apply", "--server-side", "--force-conflicts", "--field-manager=devk-addons", "-f", "-")
-	if err := runIn(ctx, node, bytes.NewReader(manifest), argv...); err != nil {
+	if err := api.Apply(ctx, manifest, "devk-addons"); err != nil {
 		return fmt.Errorf("apply addon %s: %w", a.Name, err)
 	}
 	return nil
@@ -242,7 +232,11 @@ func sortedKeys[V any](m map[string]V) []string {
 // in the profile, holding the profile's lock.
 func (m *Manager) EnableOnProfile(ctx context.Context, c *cluster.Manager, profile, name string) error {
 	return m.onProfile(ctx, c, profile, name, func(node driver.Node, prof *cluster.Profile, a Addon) error {
-		if err := m.Enable(ctx, node, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
+		api, err := c.Applier(prof)
+		if err != nil {
+			return err
+		}
+		if err := m.Enable(ctx, node, api, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
 			return err
 		}
 		if !slices.Contains(prof.Addons, a.Name) {

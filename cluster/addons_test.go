@@ -19,9 +19,9 @@ type fakeAddons struct {
 
 func (f *fakeAddons) Defaults() []string { return f.defaults }
 
-func (f *fakeAddons) Apply(ctx context.Context, node driver.Node, prof *Profile) (func() error, error) {
-	if node == nil {
-		return nil, errors.New("no node")
+func (f *fakeAddons) Apply(ctx context.Context, node driver.Node, api ManifestApplier, prof *Profile) (func() error, error) {
+	if node == nil || api == nil {
+		return nil, errors.New("no node or API")
 	}
 	f.applied = append(f.applied, slices.Clone(prof.Addons))
 	return func() error { return f.err }, nil
@@ -31,7 +31,7 @@ func TestStartAppliesAddons(t *testing.T) {
 	ctx := context.Background()
 	e := newTestEnv(t)
 	pki := newTestPKI(t, e.m.Home.CertsDir("devk"), "devk", testNodeIP)
-	srv := fakeAPIServer(t, pki)
+	srv, _ := fakeAPIServer(t, pki)
 	e.node.hostPorts[APIServerPort] = srv.Listener.Addr().(*net.TCPAddr).Port
 	addons := &fakeAddons{defaults: []string{"storage", "class"}}
 	e.m.Addons = addons

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"net"
+	"strings"
 	"text/template"
 
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -67,12 +68,16 @@ func NewNodeParams(nodeName, nodeIP string) NodeParams {
 	}
 }
 
-// NodeFile is a file devk writes into the node.
+// NodeFile is a file devk writes into the node, or a symbolic link to Link.
 type NodeFile struct {
 	Path string
 	Mode int64
 	Data []byte
+	Link string
 }
+
+// CoreDNSManifest is where the node keeps the CoreDNS manifest start applies.
+const CoreDNSManifest = "/etc/kubernetes/addons/coredns.yaml"
 
 // Units are the systemd units devk starts, in start order.
 var Units = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "devk-lb", "docker.socket"}
@@ -91,7 +96,7 @@ var templateFiles = []struct{ tmpl, path string }{
 	{"kubelet-config.yaml", "/etc/kubernetes/kubelet-config.yaml"},
 	{"kube-proxy-config.yaml", "/etc/kubernetes/kube-proxy-config.yaml"},
 	{"cni.conflist", "/etc/cni/net.d/10-devk.conflist"},
-	{"coredns.yaml", "/etc/kubernetes/addons/coredns.yaml"},
+	{"coredns.yaml", CoreDNSManifest},
 }
 
 // Render renders a template with missing keys as errors.
@@ -136,6 +141,7 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 		NodeFile{Path: "/etc/docker/certs/server-cert.pem", Mode: 0o644, Data: docker.CertPEM},
 		NodeFile{Path: "/etc/docker/certs/server-key.pem", Mode: 0o600, Data: docker.KeyPEM},
 	)
+	files = append(files, unitLinks()...)
 	server := fmt.Sprintf("https://127.0.0.1:%d", p.APIServerPort)
 	for _, kc := range []struct{ file, cert, user string }{
 		{"admin.conf", CertAdmin, "devk-admin"},
@@ -151,6 +157,27 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 		files = append(files, NodeFile{Path: "/etc/kubernetes/" + kc.file, Mode: 0o600, Data: data})
 	}
 	return files, nil
+}
+
+// unitLinks enable Units the way `systemctl enable` would link them (the units say
+// WantedBy= these targets). Written with the files instead of running systemctl
+// enable, which costs most of a second: etcd has a SysV script to synchronize.
+func unitLinks() []NodeFile {
+	var links []NodeFile
+	for _, unit := range Units {
+		name, target := unit+".service", "multi-user.target"
+		if strings.HasSuffix(unit, ".socket") {
+			name, target = unit, "sockets.target"
+		}
+		dest := "/lib/systemd/system/" + name // the package's own unit
+		for _, tf := range templateFiles {
+			if tf.path == "/etc/systemd/system/"+name {
+				dest = tf.path
+			}
+		}
+		links = append(links, NodeFile{Path: "/etc/systemd/system/" + target + ".wants/" + name, Mode: 0o777, Link: dest})
+	}
+	return links
 }
 
 // Kubeconfig is a single-context kubeconfig with embedded certificates.

@@ -164,11 +164,38 @@ func TestNodeFiles(t *testing.T) {
 		if !strings.HasPrefix(f.Path, "/") {
 			t.Errorf("%s is not absolute", f.Path)
 		}
-		if len(f.Data) == 0 {
+		if len(f.Data) == 0 && f.Link == "" {
 			t.Errorf("%s is empty", f.Path)
 		}
 		byPath[f.Path] = f
 	}
+
+	t.Run("units enabled as their [Install] section says", func(t *testing.T) {
+		for _, unit := range Units {
+			name := unit + ".service"
+			if strings.HasSuffix(unit, ".socket") {
+				name = unit
+			}
+			var link *NodeFile
+			for i, f := range files {
+				if f.Link != "" && strings.HasSuffix(f.Path, ".wants/"+name) {
+					link = &files[i]
+				}
+			}
+			if link == nil {
+				t.Errorf("%s is not enabled", name)
+				continue
+			}
+			target := strings.TrimSuffix(strings.TrimPrefix(link.Path, "/etc/systemd/system/"), ".wants/"+name)
+			if unitFile, ok := byPath[link.Link]; ok {
+				if !bytes.Contains(unitFile.Data, []byte("WantedBy="+target)) {
+					t.Errorf("%s is linked under %s but its [Install] section says otherwise", name, target)
+				}
+			} else if link.Link != "/lib/systemd/system/"+name {
+				t.Errorf("%s links to %s, which devk does not write and no package ships", name, link.Link)
+			}
+		}
+	})
 
 	t.Run("templates", func(t *testing.T) {
 		for _, tf := range templateFiles {
@@ -186,6 +213,9 @@ func TestNodeFiles(t *testing.T) {
 
 	t.Run("modes", func(t *testing.T) {
 		for _, f := range files {
+			if f.Link != "" {
+				continue
+			}
 			secret := strings.HasSuffix(f.Path, ".key") || strings.HasSuffix(f.Path, "-key.pem") || strings.HasSuffix(f.Path, ".conf") && strings.HasPrefix(f.Path, "/etc/kubernetes/")
 			want := int64(0o644)
 			if secret {

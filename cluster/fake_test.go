@@ -127,6 +127,15 @@ func (n *fakeNode) Exec(ctx context.Context, argv []string, opts driver.ExecOpti
 	if argv[0] == "tar" {
 		return n.untar(opts.Stdin)
 	}
+	n.mu.Lock()
+	data, written := n.contents[argv[len(argv)-1]]
+	n.mu.Unlock()
+	if argv[0] == "cat" && written {
+		if opts.Stdout != nil {
+			opts.Stdout.Write(data)
+		}
+		return nil
+	}
 	if n.respond != nil {
 		out, err := n.respond(cmdline)
 		if opts.Stdout != nil {

@@ -294,7 +294,7 @@ func TestStatusNotRunning(t *testing.T) {
 
 // fakeAPIServer serves /readyz and a Ready node with the PKI's apiserver certificate and
 // requires the admin client certificate, like the real one.
-func fakeAPIServer(t *testing.T, pki *PKI) *httptest.Server {
+func fakeAPIServer(t *testing.T, pki *PKI) (*httptest.Server, *fakeApplies) {
 	t.Helper()
 	cert, err := tls.X509KeyPair(pki.Leaves[CertAPIServer].CertPEM, pki.Leaves[CertAPIServer].KeyPEM)
 	if err != nil {
@@ -312,11 +312,13 @@ func fakeAPIServer(t *testing.T, pki *PKI) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"kind":"Node","apiVersion":"v1","metadata":{"name":"devk"},"status":{"conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":%q}]}}`, time.Now().UTC().Format(time.RFC3339))
 	})
+	applies := &fakeApplies{}
+	applies.register(mux)
 	srv := httptest.NewUnstartedServer(mux)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: certPool(pki.CA)}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, applies
 }
 
 // TestStartStatusStop drives a whole lifecycle against a fake driver and a fake API
@@ -326,7 +328,7 @@ func TestStartStatusStop(t *testing.T) {
 	e := newTestEnv(t)
 	// The PKI is created first so the fake API server can present the apiserver certificate.
 	pki := newTestPKI(t, e.m.Home.CertsDir("devk"), "devk", testNodeIP)
-	srv := fakeAPIServer(t, pki)
+	srv, applies := fakeAPIServer(t, pki)
 	apiPort := srv.Listener.Addr().(*net.TCPAddr).Port
 	e.node.hostPorts[APIServerPort] = apiPort
 	e.node.respond = func(cmdline string) (string, error) {
@@ -392,10 +394,8 @@ func TestStartStatusStop(t *testing.T) {
 		}
 	})
 	t.Run("commands", func(t *testing.T) {
-		enable := "systemctl enable --no-reload " + strings.Join(Units, " ")
 		restart := "systemctl restart --no-block " + strings.Join(Units, " ")
-		order := []string{"systemctl is-system-running", "tar -x --no-same-owner -C /", enable, "systemctl daemon-reload", restart,
-			"kubectl --kubeconfig=/etc/kubernetes/admin.conf apply --server-side --force-conflicts -f /etc/kubernetes/addons/coredns.yaml",
+		order := []string{"tar -x --no-same-owner -C /", "systemctl is-system-running", "systemctl daemon-reload", restart,
 			"busybox nslookup -timeout=1 kubernetes.default.svc.cluster.local 10.96.0.10"}
 		last := -1
 		for _, c := range order {
@@ -404,6 +404,13 @@ func TestStartStatusStop(t *testing.T) {
 				t.Errorf("command %q missing or out of order in %q", c, e.node.commands)
 			}
 			last = i
+		}
+	})
+	t.Run("CoreDNS applied through the API", func(t *testing.T) {
+		got := applies.list()
+		want := "PATCH /apis/apps/v1/namespaces/kube-system/deployments/coredns?fieldManager=devk&force=true&timeout=10s"
+		if !slices.Contains(got, want) || !slices.Contains(got, "PATCH /api/v1/namespaces/kube-system/services/kube-dns?fieldManager=devk&force=true&timeout=10s") {
+			t.Errorf("applies %q lack the CoreDNS Deployment and Service", got)
 		}
 	})
 	t.Run("kubeconfig", func(t *testing.T) {
@@ -439,9 +446,15 @@ func TestStartStatusStop(t *testing.T) {
 		t.Errorf("Status = %+v (exit %d)\nwant     %+v", st, st.ExitCode(), want)
 	}
 
-	// Re-running start on a running cluster neither rebuilds nor recreates anything.
+	// Re-running start on a running cluster neither rebuilds nor recreates anything,
+	// nor rewrites files; it revives units stopped behind devk's back.
+	before := len(e.node.commands)
 	if _, err := e.m.Start(ctx, StartOptions{Profile: "devk"}); err != nil {
 		t.Fatalf("second Start: %v", err)
+	}
+	if again := e.node.commands[before:]; slices.Contains(again, "tar -x --no-same-owner -C /") ||
+		!slices.Contains(again, "systemctl start --no-block "+strings.Join(Units, " ")) {
+		t.Errorf("start on a running node ran %q; want no file writes and the units started", again)
 	}
 	if n := strings.Count(strings.Join(e.drv.calls, ","), "Create"); n != 1 || len(e.images.ensured) != 1 {
 		t.Errorf("second Start created %d nodes and ensured images %v", n, e.images.ensured)
@@ -461,11 +474,18 @@ func TestStartStatusStop(t *testing.T) {
 	if st, _ := e.m.Status(ctx, "devk"); st.Host != Stopped || st.ExitCode() != 7 {
 		t.Errorf("Status after Stop = %+v", st)
 	}
+	before = len(e.node.commands)
 	if _, err := e.m.Start(ctx, StartOptions{Profile: "devk"}); err != nil {
 		t.Fatalf("Start of a stopped cluster: %v", err)
 	}
 	if !slices.Contains(e.drv.calls, "Start") {
 		t.Errorf("a stopped node was not started: %v", e.drv.calls)
+	}
+	// Its configuration is unchanged, so its enabled units start at boot by themselves.
+	for _, c := range e.node.commands[before:] {
+		if strings.HasPrefix(c, "systemctl") || strings.HasPrefix(c, "tar") {
+			t.Errorf("restart of an unchanged node ran %q", c)
+		}
 	}
 }
 

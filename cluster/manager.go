@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devk-dev/devk/driver"
@@ -39,8 +40,9 @@ type AddonApplier interface {
 	// Defaults are the addons a new profile starts with, besides those asked for.
 	Defaults() []string
 	// Apply makes the profile's addons' images present in its running node and applies
-	// their manifests; wait returns once they are healthy.
-	Apply(ctx context.Context, node driver.Node, prof *Profile) (wait func() error, err error)
+	// their manifests through api; healthy returns once they are healthy, or ctx ends.
+	// healthy reports no progress of its own: Start runs it alongside its own waits.
+	Apply(ctx context.Context, node driver.Node, api ManifestApplier, prof *Profile) (healthy func() error, err error)
 }
 
 // Manager runs cluster lifecycles for one driver.
@@ -170,11 +172,14 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.Home.Save(prof); err != nil {
 		return nil, err
 	}
-	var pki *PKI
-	if err := m.step("Booting node", func() error { return waitSystemd(ctx, node) }); err != nil {
+	// Files go in as soon as the node runs commands: that needs no systemd, so it
+	// overlaps the rest of the boot.
+	if err := m.step("Booting node", func() error { return waitExec(ctx, node) }); err != nil {
 		return nil, err
 	}
+	var pki *PKI
 	var changed bool
+	var coreDNS []byte
 	if err := m.step("Configuring control plane", func() (err error) {
 		if pki, err = LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, prof.NodeIP); err != nil {
 			return err
@@ -182,6 +187,11 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		files, err := NodeFiles(NewNodeParams(prof.Name, prof.NodeIP), pki)
 		if err != nil {
 			return err
+		}
+		for _, f := range files {
+			if f.Path == CoreDNSManifest {
+				coreDNS = f.Data
+			}
 		}
 		changed, err = writeNodeFiles(ctx, node, files)
 		return err
@@ -194,31 +204,42 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if state != driver.StateRunning {
 		readySince = time.Now()
 	}
-	if err := m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
-		// Unchanged units are already enabled and start at boot; `start` still revives
-		// any that were stopped behind devk's back. --no-block: the waits that follow
-		// check what matters, and systemd otherwise holds the command until the whole
-		// boot (image preloading included) has finished.
-		verb := []string{"systemctl", "start", "--no-block"}
-		if changed {
-			// New configuration: units already running (at boot, from the files before
-			// this start rewrote them) must restart to take it. One reload: each costs
-			// hundreds of milliseconds while the node boots.
-			if _, err := driver.Output(ctx, node, append([]string{"systemctl", "enable", "--no-reload"}, Units...)...); err != nil {
+	// A node that just booted with the configuration it already had starts its enabled
+	// units by itself: nothing to tell systemd, nor to wait for it.
+	if changed || state == driver.StateRunning {
+		if err := m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
+			if err := waitSystemd(ctx, node); err != nil {
 				return err
 			}
-			if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
-				return err
+			// A running node's units are revived if something stopped them behind
+			// devk's back. --no-block: the waits that follow check what matters, and
+			// systemd otherwise holds the command until the whole boot (image
+			// preloading included) has finished.
+			verb := []string{"systemctl", "start", "--no-block"}
+			if changed {
+				// New configuration (the units' enable links came with it): units
+				// already running from the files before must restart to take it.
+				if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
+					return err
+				}
+				verb = []string{"systemctl", "restart", "--no-block"}
 			}
-			verb = []string{"systemctl", "restart", "--no-block"}
+			_, err := driver.Output(ctx, node, append(verb, Units...)...)
+			return err
+		}); err != nil {
+			return nil, err
 		}
-		_, err := driver.Output(ctx, node, append(verb, Units...)...)
-		return err
-	}); err != nil {
-		return nil, err
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
-	client, err := AdminClient(server, pki)
+	cfg, err := AdminConfig(server, pki)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	api, err := NewApplier(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -230,15 +251,22 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	}); err != nil {
 		return nil, err
 	}
-	if err := m.step("Deploying CoreDNS", func() error { return KubectlApply(ctx, node, "/etc/kubernetes/addons/coredns.yaml") }); err != nil {
+	if err := m.step("Deploying CoreDNS", func() error { return api.Apply(ctx, coreDNS, "devk") }); err != nil {
 		return nil, err
 	}
-	// Addons are applied before the waits, so their pods start alongside CoreDNS.
-	addonsHealthy := func() error { return nil }
-	if m.Addons != nil {
-		if addonsHealthy, err = m.Addons.Apply(ctx, node, prof); err != nil {
+	// Addons are applied before the waits, so their pods start alongside CoreDNS, and
+	// their health is watched while the node and DNS come up.
+	addonsHealthy := make(chan error, 1)
+	addonsCtx, stopAddons := context.WithCancel(ctx)
+	defer stopAddons()
+	if m.Addons != nil && len(prof.Addons) > 0 {
+		healthy, err := m.Addons.Apply(addonsCtx, node, api, prof)
+		if err != nil {
 			return nil, err
 		}
+		go func() { addonsHealthy <- healthy() }()
+	} else {
+		addonsHealthy <- nil
 	}
 	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, readySince, readyTimeout) }); err != nil {
 		return nil, err
@@ -246,8 +274,10 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, readyTimeout) }); err != nil {
 		return nil, err
 	}
-	if err := addonsHealthy(); err != nil {
-		return nil, err
+	if len(prof.Addons) > 0 {
+		if err := m.step("Waiting for addons "+strings.Join(prof.Addons, ", "), func() error { return <-addonsHealthy }); err != nil {
+			return nil, err
+		}
 	}
 	return prof, nil
 }
@@ -341,6 +371,24 @@ func (m *Manager) fillEndpoints(ctx context.Context, prof *Profile, node driver.
 	return err
 }
 
+// waitExec waits until the node runs commands: at once for a container, once SSH
+// answers for a virtual machine.
+func waitExec(ctx context.Context, node driver.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, bootTimeout)
+	defer cancel()
+	for {
+		_, err := driver.Output(ctx, node, "true")
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w waiting for the node to run commands (%v); see `devk logs`", ErrTimeout, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // waitSystemd waits until the node's systemd manages units. It does not wait for the
 // whole boot: the control plane's units order themselves after what they need, and
 // starting them while the rest of the boot finishes saves seconds.
@@ -373,7 +421,11 @@ func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bo
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Size: int64(len(f.Data)), ModTime: time.Unix(0, 0)}); err != nil {
+		h := &tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Size: int64(len(f.Data)), ModTime: time.Unix(0, 0)}
+		if f.Link != "" {
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.Link, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
 			return false, err
 		}
 		if _, err := tw.Write(f.Data); err != nil {
@@ -400,8 +452,8 @@ func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bo
 	return true, nil
 }
 
-// AdminClient is a clientset for the cluster with the admin credentials.
-func AdminClient(server string, pki *PKI) (*kubernetes.Clientset, error) {
+// AdminConfig is the client configuration for the cluster with the admin credentials.
+func AdminConfig(server string, pki *PKI) (*rest.Config, error) {
 	data, err := clientcmd.Write(*Kubeconfig("devk", "devk-admin", server, pki.CA.CertPEM, pki.Leaves[CertAdmin]))
 	if err != nil {
 		return nil, err
@@ -411,6 +463,17 @@ func AdminClient(server string, pki *PKI) (*kubernetes.Clientset, error) {
 		return nil, err
 	}
 	cfg.Timeout = 10 * time.Second
+	// devk's requests are few and it waits on them: no client-side throttling.
+	cfg.QPS, cfg.Burst = 100, 200
+	return cfg, nil
+}
+
+// AdminClient is a clientset for the cluster with the admin credentials.
+func AdminClient(server string, pki *PKI) (*kubernetes.Clientset, error) {
+	cfg, err := AdminConfig(server, pki)
+	if err != nil {
+		return nil, err
+	}
 	return kubernetes.NewForConfig(cfg)
 }
 
@@ -476,10 +539,4 @@ func waitDNS(ctx context.Context, node driver.Node, timeout time.Duration) error
 		_, err := driver.Output(ctx, node, "busybox", "nslookup", "-timeout=1", "kubernetes.default.svc.cluster.local", DNSIP)
 		return err
 	})
-}
-
-// KubectlApply applies a manifest file in the node with the node's kubectl.
-func KubectlApply(ctx context.Context, node driver.Node, path string) error {
-	_, err := driver.Output(ctx, node, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "--server-side", "--force-conflicts", "-f", path)
-	return err
 }

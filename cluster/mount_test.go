@@ -112,7 +112,7 @@ func TestStartKeepsMounts(t *testing.T) {
 	ctx := context.Background()
 	e := newTestEnv(t)
 	pki := newTestPKI(t, e.m.Home.CertsDir("devk"), "devk", testNodeIP)
-	srv := fakeAPIServer(t, pki)
+	srv, _ := fakeAPIServer(t, pki)
 	e.node.hostPorts[APIServerPort] = srv.Listener.Addr().(*net.TCPAddr).Port
 	e.node.respond = func(cmdline string) (string, error) {
 		if cmdline == "systemctl is-system-running" {

@@ -49,6 +49,19 @@ func (m *Manager) Client(ctx context.Context, profile string) (*kubernetes.Clien
 	return client, prof, nil
 }
 
+// Applier returns a ManifestApplier for the profile's cluster.
+func (m *Manager) Applier(prof *Profile) (*Applier, error) {
+	pki, err := LoadPKI(m.Home.CertsDir(prof.Name))
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := AdminConfig(fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort), pki)
+	if err != nil {
+		return nil, err
+	}
+	return NewApplier(cfg)
+}
+
 // ServiceURLs returns the host-reachable address of each port of a NodePort or
 // LoadBalancer Service, waiting up to wait for a ready endpoint (say reports waiting).
 func (m *Manager) ServiceURLs(ctx context.Context, profile, namespace, name, scheme string, wait time.Duration, say func(string)) ([]ServicePort, error) {

@@ -133,7 +133,7 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 		drv = &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}
 		builder.VM = true
 	default:
-		d, err := docker.New()
+		d, err := docker.New(filepath.Join(home.CacheDir(), "docker"))
 		if err != nil {
 			return nil, nil, err
 		}

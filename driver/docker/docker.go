@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -40,16 +41,30 @@ type Driver struct {
 	api *client.Client
 	// cgroupV2 tells how to give the node its cgroups; read from the engine.
 	cgroupV2 *bool
+	// engineID names the engine, for what the driver remembers about it.
+	engineID string
+	// stateDir is where the driver remembers engine facts between runs ("" = nowhere).
+	stateDir string
 }
 
 // New connects to the engine named by the environment (DOCKER_HOST and friends), the
-// way the docker CLI does.
-func New() (*Driver, error) {
+// way the docker CLI does. stateDir, if not empty, is where the driver remembers what
+// it learnt about an engine (that it refuses --privileged) between runs.
+func New(stateDir string) (*Driver, error) {
 	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Driver{api: api}, nil
+	return &Driver{api: api, stateDir: stateDir}, nil
+}
+
+// privilegedRefusedMark is the file that says this engine refuses --privileged: trying
+// first costs a failed container start (most of a second) on every create.
+func (d *Driver) privilegedRefusedMark() string {
+	if d.stateDir == "" || d.engineID == "" {
+		return ""
+	}
+	return filepath.Join(d.stateDir, "privileged-refused-"+strings.NewReplacer(":", "_", "/", "_").Replace(d.engineID))
 }
 
 // API exposes the engine client to code that builds images for this driver.
@@ -72,6 +87,7 @@ func (d *Driver) Preflight(ctx context.Context) error {
 	}
 	v2 := info.CgroupVersion == "2"
 	d.cgroupV2 = &v2
+	d.engineID = info.ID
 	return nil
 }
 
@@ -113,6 +129,13 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		NetworkName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}},
 	}}
+	fallback := NodeHostConfig(spec, *d.cgroupV2, false)
+	fallback.PortBindings = host.PortBindings
+	fallback.Mounts = host.Mounts
+	mark := d.privilegedRefusedMark()
+	if _, err := os.Stat(mark); mark != "" && err == nil {
+		host = fallback
+	}
 	if err := d.createAndStart(ctx, spec.Name, cfg, host, netCfg); err != nil {
 		if !privilegedRefused(err) {
 			return nil, err
@@ -120,11 +143,11 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 		// Engines whose root lacks some capabilities (rootless engines, sandboxes such
 		// as our CI) refuse --privileged; the explicit capability set works there.
 		_ = d.api.ContainerRemove(ctx, spec.Name, container.RemoveOptions{Force: true})
-		fallback := NodeHostConfig(spec, *d.cgroupV2, false)
-		fallback.PortBindings = host.PortBindings
-		fallback.Mounts = host.Mounts
 		if err := d.createAndStart(ctx, spec.Name, cfg, fallback, netCfg); err != nil {
 			return nil, err
+		}
+		if mark != "" && os.MkdirAll(d.stateDir, 0o755) == nil {
+			_ = os.WriteFile(mark, nil, 0o644) // only a shortcut: losing it costs a retry
 		}
 	}
 	return d.Node(ctx, spec.Name)
