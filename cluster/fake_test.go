@@ -42,6 +42,8 @@ type fakeDriver struct {
 	calls []string
 	spec  driver.NodeSpec
 	err   map[string]error // error to return per method
+	// preseed makes Create place spec.Preseed's files in the node, as the docker driver does.
+	preseed bool
 }
 
 func (d *fakeDriver) record(call string) error {
@@ -59,6 +61,15 @@ func (d *fakeDriver) Create(ctx context.Context, spec driver.NodeSpec) (driver.N
 		return nil, err
 	}
 	d.spec = spec
+	if d.preseed && spec.Preseed != nil {
+		archive, err := spec.Preseed(d.node.ip)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.node.untar(bytes.NewReader(archive)); err != nil {
+			return nil, err
+		}
+	}
 	d.state = driver.StateRunning
 	return d.node, nil
 }

@@ -489,6 +489,34 @@ func TestStartStatusStop(t *testing.T) {
 	}
 }
 
+// TestStartPreseededNode: a driver that places the configuration before boot gets a node
+// whose units start by themselves, so start neither rewrites files nor calls systemctl.
+func TestStartPreseededNode(t *testing.T) {
+	e := newTestEnv(t)
+	e.drv.preseed = true
+	pki := newTestPKI(t, e.m.Home.CertsDir("devk"), "devk", testNodeIP)
+	srv, _ := fakeAPIServer(t, pki)
+	e.node.hostPorts[APIServerPort] = srv.Listener.Addr().(*net.TCPAddr).Port
+	if _, err := e.m.Start(context.Background(), StartOptions{Profile: "devk"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e.node.commands {
+		if strings.HasPrefix(c, "systemctl") || strings.HasPrefix(c, "tar") {
+			t.Errorf("start of a preseeded node ran %q", c)
+		}
+	}
+	want, err := NodeFiles(NewNodeParams("devk", testNodeIP), pki)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range want {
+		h, ok := e.node.files[f.Path]
+		if !ok || h.Linkname != f.Link || string(e.node.contents[f.Path]) != string(f.Data) {
+			t.Errorf("%s was not preseeded as NodeFiles says", f.Path)
+		}
+	}
+}
+
 func TestStartRefusesOtherDriver(t *testing.T) {
 	e := newTestEnv(t)
 	p := testProfile("devk")

@@ -150,6 +150,20 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 			node, err = m.Driver.Create(ctx, driver.NodeSpec{
 				Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
 				Ports: append(ports, prof.Ports...), Mounts: prof.Mounts,
+				// A node that boots with its configuration starts the control plane at
+				// once: no reload and restart of systemd units after boot.
+				Preseed: func(nodeIP string) ([]byte, error) {
+					pki, err := LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, nodeIP)
+					if err != nil {
+						return nil, err
+					}
+					files, err := NodeFiles(NewNodeParams(prof.Name, nodeIP), pki)
+					if err != nil {
+						return nil, err
+					}
+					archive, _, err := nodeFilesArchive(files)
+					return archive, err
+				},
 			})
 			return err
 		})
@@ -418,6 +432,22 @@ const filesStamp = "/etc/kubernetes/.devk-files.sha256"
 // writeNodeFiles copies every file in one tar stream (one round trip, not one per file)
 // unless the node already has exactly these files. It reports whether it wrote them.
 func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bool, error) {
+	archive, stamp, err := nodeFilesArchive(files)
+	if err != nil {
+		return false, err
+	}
+	if have, _ := driver.Output(ctx, node, "cat", filesStamp); have == stamp {
+		return false, nil
+	}
+	if err := node.Exec(ctx, []string{"tar", "-x", "--no-same-owner", "-C", "/"}, driver.ExecOptions{Stdin: bytes.NewReader(archive)}); err != nil {
+		return false, fmt.Errorf("write configuration into the node: %w", err)
+	}
+	return true, nil
+}
+
+// nodeFilesArchive is the tar archive of files plus filesStamp, which records the
+// archive's hash.
+func nodeFilesArchive(files []NodeFile) (archive []byte, stamp string, err error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
@@ -426,30 +456,24 @@ func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bo
 			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, f.Link, 0
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return false, err
+			return nil, "", err
 		}
 		if _, err := tw.Write(f.Data); err != nil {
-			return false, err
+			return nil, "", err
 		}
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	stamp := hex.EncodeToString(sum[:])
+	stamp = hex.EncodeToString(sum[:])
 	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(filesStamp, "/"), Mode: 0o644, Size: int64(len(stamp)), ModTime: time.Unix(0, 0)}); err != nil {
-		return false, err
+		return nil, "", err
 	}
 	if _, err := tw.Write([]byte(stamp)); err != nil {
-		return false, err
+		return nil, "", err
 	}
 	if err := tw.Close(); err != nil {
-		return false, err
+		return nil, "", err
 	}
-	if have, _ := driver.Output(ctx, node, "cat", filesStamp); have == stamp {
-		return false, nil
-	}
-	if err := node.Exec(ctx, []string{"tar", "-x", "--no-same-owner", "-C", "/"}, driver.ExecOptions{Stdin: &buf}); err != nil {
-		return false, fmt.Errorf("write configuration into the node: %w", err)
-	}
-	return true, nil
+	return buf.Bytes(), stamp, nil
 }
 
 // AdminConfig is the client configuration for the cluster with the admin credentials.

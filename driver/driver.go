@@ -50,6 +50,11 @@ type NodeSpec struct {
 	Ports    []PortMapping
 	Mounts   []Mount // host folders bound into the node for its whole life
 	Labels   map[string]string
+	// Preseed, if set, returns a tar archive of files for the node's root filesystem,
+	// given the node's IP. A driver that can place them before the node boots does
+	// (its init then finds its configuration at once); others ignore it, and the files
+	// are written once the node runs.
+	Preseed func(nodeIP string) ([]byte, error)
 }
 
 // Mount shares a host folder with the node (and, through hostPath volumes, with pods).

@@ -136,14 +136,20 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	if _, err := os.Stat(mark); mark != "" && err == nil {
 		host = fallback
 	}
-	if err := d.createAndStart(ctx, spec.Name, cfg, host, netCfg); err != nil {
+	var seed []byte
+	if spec.Preseed != nil {
+		if seed, err = spec.Preseed(ip); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.createAndStart(ctx, spec.Name, cfg, host, netCfg, seed); err != nil {
 		if !privilegedRefused(err) {
 			return nil, err
 		}
 		// Engines whose root lacks some capabilities (rootless engines, sandboxes such
 		// as our CI) refuse --privileged; the explicit capability set works there.
 		_ = d.api.ContainerRemove(ctx, spec.Name, container.RemoveOptions{Force: true})
-		if err := d.createAndStart(ctx, spec.Name, cfg, fallback, netCfg); err != nil {
+		if err := d.createAndStart(ctx, spec.Name, cfg, fallback, netCfg, seed); err != nil {
 			return nil, err
 		}
 		if mark != "" && os.MkdirAll(d.stateDir, 0o755) == nil {
@@ -153,12 +159,19 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	return d.Node(ctx, spec.Name)
 }
 
-func (d *Driver) createAndStart(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *network.NetworkingConfig) error {
+// createAndStart creates the node container, extracts seed (a tar archive, if any)
+// into its root filesystem and starts it.
+func (d *Driver) createAndStart(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *network.NetworkingConfig, seed []byte) error {
 	if _, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, name); err != nil {
 		if errdefs.IsConflict(err) {
 			return fmt.Errorf("a container named %s already exists; run `devk delete -p %s` or pick another profile: %w", name, name, err)
 		}
 		return fmt.Errorf("create node container %s: %w", name, err)
+	}
+	if len(seed) > 0 {
+		if err := d.api.CopyToContainer(ctx, name, "/", bytes.NewReader(seed), container.CopyToContainerOptions{}); err != nil {
+			return fmt.Errorf("write configuration into node container %s: %w", name, err)
+		}
 	}
 	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		return fmt.Errorf("start node container %s: %w", name, err)
