@@ -176,6 +176,17 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("a pod resolves names outside the cluster", func(t *testing.T) {
+		// CoreDNS forwards what is not cluster.local to the node's resolver, Docker's DNS,
+		// which knows the containers on the devk network: the node's own name among them.
+		nodeIP := strings.TrimSpace(env.MustDevk(ctx, "ip").Stdout)
+		logs, err := RunPod(ctx, cs, "default", "dns-outside", "busybox:1.37",
+			[]string{"nslookup", "-timeout=2", env.Profile + "."}, 2*time.Minute)
+		if err != nil || !strings.Contains(logs, nodeIP) {
+			t.Errorf("%s. did not resolve to the node's address %s through CoreDNS: %v\n%s", env.Profile, nodeIP, err, logs)
+		}
+	})
+
 	t.Run("status reports everything running", func(t *testing.T) {
 		r := env.MustDevk(ctx, "status", "-o", "json")
 		var st map[string]string
