@@ -13,6 +13,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,8 +23,9 @@ import (
 )
 
 // TestAddons runs every addon on one cluster: the default storage keeps a claim's data
-// across pod deletion and stop/start, metrics-server answers `kubectl top`, an Ingress
-// answers from the host, and an image pushed through docker-env is pulled by a pod.
+// across pod deletion and stop/start, metrics-server answers `kubectl top` and feeds a
+// HorizontalPodAutoscaler, an Ingress answers from the host, and an image pushed
+// through docker-env is pulled by a pod.
 // The first run builds the addons' images from Go sources (minutes); later runs use
 // the image cache in DEVK_HOME.
 func TestAddons(t *testing.T) {
@@ -108,6 +110,64 @@ func TestAddons(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("kubectl top nodes: %s", strings.TrimSpace(out))
+	})
+
+	t.Run("a HorizontalPodAutoscaler scales on CPU", func(t *testing.T) {
+		// A busy loop limited to 200m against a 50m request runs at about 400% of its
+		// request, well above the 50% target: the autoscaler must add a replica.
+		labels := map[string]string{"app": "busy"}
+		dep := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "busy"},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{
+						Name: "busy", Image: "busybox:1.37", Command: []string{"sh", "-c", "while :; do :; done"},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")},
+						},
+					}}},
+				},
+			},
+		}
+		if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		target := int32(50)
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Name: "busy"},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "busy"},
+				MinReplicas:    ptrTo(int32(1)), MaxReplicas: 2,
+				Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+					Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &target},
+				}}},
+			},
+		}
+		if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cs.AutoscalingV2().HorizontalPodAutoscalers("default").Delete(context.Background(), "busy", metav1.DeleteOptions{})
+			_ = cs.AppsV1().Deployments("default").Delete(context.Background(), "busy", metav1.DeleteOptions{})
+		})
+		began := time.Now()
+		err := Eventually(ctx, 4*time.Minute, func() error {
+			got, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").Get(ctx, "busy", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got.Status.DesiredReplicas < 2 {
+				return fmt.Errorf("desired replicas %d; conditions %+v", got.Status.DesiredReplicas, got.Status.Conditions)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("the autoscaler did not scale the busy Deployment: %v", err)
+		}
+		t.Logf("scaled to 2 replicas %s after the autoscaler was created", time.Since(began).Round(time.Second))
 	})
 
 	t.Run("an Ingress answers from the host", func(t *testing.T) {
@@ -334,3 +394,5 @@ func addonHTTPGet(ctx context.Context, url, host, want string) error {
 	}
 	return nil
 }
+
+func ptrTo[T any](v T) *T { return &v }
