@@ -135,6 +135,15 @@ func (m *Manager) ensureImages(ctx context.Context, node driver.Node, a Addon) e
 		if strings.TrimSpace(have) == p.Image {
 			continue
 		}
+		// Shipped in the node image (iso.OnDemandPrograms): imported, not built.
+		if _, err := driver.Output(ctx, node, "test", "-f", p.NodeArchive()); err == nil {
+			if err := m.step("Importing "+p.Image+" from the node image", func() error {
+				return runIn(ctx, node, nil, "ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", p.NodeArchive())
+			}); err != nil {
+				return fmt.Errorf("import %s in the node: %w", p.NodeArchive(), err)
+			}
+			continue
+		}
 		if m.Images == nil {
 			return fmt.Errorf("%w: the node lacks %s and no image builder is configured", iso.ErrBuildFailed, p.Image)
 		}

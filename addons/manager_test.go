@@ -26,6 +26,8 @@ type fakeNode struct {
 	stdin   map[string]string // first word after kubectl flags -> last stdin
 	healthy func(args []string) string
 	failOn  string
+	// archives are image archives in the node's file system: path -> image they hold.
+	archives map[string]string
 }
 
 func (n *fakeNode) Name() string { return "fake" }
@@ -48,6 +50,16 @@ func (n *fakeNode) Exec(ctx context.Context, argv []string, opts driver.ExecOpti
 		out = io.Discard
 	}
 	switch {
+	case argv[0] == "test":
+		if _, ok := n.archives[argv[len(argv)-1]]; !ok {
+			return &driver.ExitError{Argv: argv, Code: 1}
+		}
+	case argv[0] == "ctr" && slices.Contains(argv, "import") && argv[len(argv)-1] != "-":
+		ref, ok := n.archives[argv[len(argv)-1]]
+		if !ok {
+			return &driver.ExitError{Argv: argv, Code: 1, Stderr: "no such file"}
+		}
+		n.images[ref] = true
 	case argv[0] == "ctr" && slices.Contains(argv, "ls"):
 		ref := strings.TrimPrefix(argv[len(argv)-1], "name==")
 		if n.images[ref] {
@@ -155,6 +167,22 @@ func TestEnable(t *testing.T) {
 				t.Errorf("applied %d manifests; want the rendered one, applied by devk-addons", len(api.applied))
 			}
 		})
+	}
+}
+
+// TestEnableImportsFromNodeImage: an image the node image ships (the dashboard's) is
+// imported in the node, not built on the host.
+func TestEnableImportsFromNodeImage(t *testing.T) {
+	d := Dashboard()
+	p := d.Images["Dashboard"]
+	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy, archives: map[string]string{p.NodeArchive(): p.Image}}
+	b := &fakeBuilder{dir: t.TempDir()}
+	m := &Manager{Catalog: Builtin(), Images: b, Timeout: time.Second}
+	if err := m.Enable(context.Background(), node, &fakeAPI{}, ClusterInfo{NodeIP: "172.30.0.2"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.built) > 0 || !node.images[p.Image] {
+		t.Errorf("built %v, image in the node %v; want it imported from %s", b.built, node.images[p.Image], p.NodeArchive())
 	}
 }
 

@@ -313,6 +313,10 @@ func dashServe(t *testing.T, ctx context.Context, env *Env) string {
 	select {
 	case url := <-lines:
 		t.Logf("devk dashboard --url printed %s after %s\n%s", url, time.Since(start).Round(time.Millisecond), stderr.String())
+		// The node image ships the dashboard's image: enabling it builds nothing.
+		if out := stderr.String(); !strings.Contains(out, "from the node image") || strings.Contains(out, "Building") {
+			t.Errorf("the dashboard's image was not imported from the node image:\n%s", out)
+		}
 		return url
 	case err := <-exited:
 		t.Fatalf("devk dashboard --url exited before printing a URL: %v\n%s", err, stderr.String())

@@ -24,6 +24,7 @@ import (
 type artifacts struct {
 	rootfs, kube, coredns, pause string
 	images                       []string // single-image archives to preload as they are
+	onDemand                     []string // single-image archives kept for the node to import later
 }
 
 // Components are the names the multi-call Kubernetes binary answers to.
@@ -241,13 +242,16 @@ func preloadArchives(dir string, a artifacts) ([]string, error) {
 
 // nodeLayerFiles are devk's files on top of the root filesystem: the Kubernetes binary
 // with a link per component, preloaded images, and the node's configuration.
-func nodeLayerFiles(r Recipe, kube string, preloads []string) ([]layerFile, error) {
+func nodeLayerFiles(r Recipe, kube string, preloads, onDemand []string) ([]layerFile, error) {
 	files := []layerFile{{Path: "usr/local/bin/devk-kube", Mode: 0o755, Source: kube}}
 	for _, c := range Components {
 		files = append(files, layerFile{Path: "usr/local/bin/" + c, Linkname: "devk-kube"})
 	}
 	for _, p := range preloads {
 		files = append(files, layerFile{Path: "usr/share/devk/images/" + filepath.Base(p), Mode: 0o644, Source: p})
+	}
+	for _, p := range onDemand {
+		files = append(files, layerFile{Path: strings.TrimPrefix(OnDemandImagesDir, "/") + "/" + filepath.Base(p), Mode: 0o644, Source: p})
 	}
 	files = append(files,
 		layerFile{Path: "usr/share/devk/images/RECIPE", Mode: 0o644, Data: []byte(r.Hash())},
@@ -286,7 +290,7 @@ func (b *Builder) assemble(ctx context.Context, r Recipe, a artifacts) error {
 		return fmt.Errorf("%w: preloaded images: %v", ErrBuildFailed, err)
 	}
 	preloads = append(preloads, a.images...)
-	files, err := nodeLayerFiles(r, a.kube, preloads)
+	files, err := nodeLayerFiles(r, a.kube, preloads, a.onDemand)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}

@@ -370,7 +370,7 @@ func TestExtractFromTar(t *testing.T) {
 func TestNodeLayerFiles(t *testing.T) {
 	r := mustRecipe(t, "v1.34.4")
 	preloads := []string{"/work/pause.tar", "/work/coredns.tar"}
-	files, err := nodeLayerFiles(r, "/cache/devk-kube-v1.34.4", preloads)
+	files, err := nodeLayerFiles(r, "/cache/devk-kube-v1.34.4", preloads, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

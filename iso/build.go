@@ -123,8 +123,16 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 			return err
 		}})
 	}
+	var onDemand []string // archives the node imports when their addon is enabled
+	for _, p := range OnDemandPrograms() {
+		steps = append(steps, step{"Building " + p.Name + " " + p.Version + " from source", func() error {
+			archive, err := b.goImage(ctx, p)
+			onDemand = append(onDemand, archive)
+			return err
+		}})
+	}
 	steps = append(steps, step{"Assembling and loading the node image", func() error {
-		return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause, images: images})
+		return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause, images: images, onDemand: onDemand})
 	}})
 	for _, s := range steps {
 		if b.Report != nil {

@@ -1,5 +1,7 @@
 package iso
 
+import "github.com/devk-dev/devk/dashboard"
+
 // Versions of the programs devk builds for its addons (each checked on the Go module
 // proxy; a version whose module needs local replacements cannot be built from the proxy,
 // which is why Traefik stays on 3.6: 3.7 replaces a nested module by a local path).
@@ -48,8 +50,36 @@ func Registry() GoProgram {
 	}
 }
 
-// PreloadedPrograms are baked into the node image: the images of the addons that are on
-// by default, so a new cluster needs no build and no network for them.
+// Dashboard is devk's web dashboard (the dashboard package): the embedded source,
+// built in a throwaway module named after the package (so its imports stay as they are)
+// whose go.mod pins the Kubernetes modules devk itself uses.
+func Dashboard() GoProgram {
+	hash := SourceHash(dashboard.Source())
+	version := "src-" + hash[:12]
+	return GoProgram{
+		Name: "devk-dashboard", Module: dashboard.Module, Version: version, Package: dashboard.MainPackage,
+		Image:  "devk.dev/dashboard:" + version,
+		Source: dashboard.Source(), GoMod: dashboard.GoMod(),
+	}
+}
+
+// PreloadedPrograms are baked into the node image and imported at first boot: the
+// images of the addons that are on by default, so a new cluster needs no build and no
+// network for them.
 func PreloadedPrograms() []GoProgram {
 	return []GoProgram{LocalPathProvisioner()}
 }
+
+// OnDemandPrograms are baked into the node image but imported only when their addon is
+// first enabled (at OnDemandImagesDir): devk's own dashboard works offline, and a node
+// that never shows it does not pay for importing it at boot.
+func OnDemandPrograms() []GoProgram {
+	return []GoProgram{Dashboard()}
+}
+
+// OnDemandImagesDir is where the node keeps the archives of OnDemandPrograms.
+const OnDemandImagesDir = "/usr/share/devk/images/on-demand"
+
+// NodeArchive is where a node image built by this devk keeps p's archive, if p is one
+// of OnDemandPrograms.
+func (p GoProgram) NodeArchive() string { return OnDemandImagesDir + "/" + p.stem() + ".tar" }

@@ -96,7 +96,7 @@ func pauseKey() string {
 // Hash is the hash of every input of the node image.
 func (r Recipe) Hash() string {
 	parts := []string{"node", recipeRevision, RootfsKey(), r.KubeKey(), coreDNSKey(), pauseKey(), PauseTag}
-	for _, p := range PreloadedPrograms() {
+	for _, p := range append(PreloadedPrograms(), OnDemandPrograms()...) {
 		parts = append(parts, p.Key())
 	}
 	var names []string

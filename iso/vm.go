@@ -126,7 +126,7 @@ func (b *Builder) assembleVM(ctx context.Context, r Recipe, a artifacts, out str
 	if err != nil {
 		return fmt.Errorf("%w: preloaded images: %v", ErrBuildFailed, err)
 	}
-	files, err := nodeLayerFiles(r, a.kube, preloads)
+	files, err := nodeLayerFiles(r, a.kube, preloads, a.onDemand)
 	if err != nil {
 		return err
 	}
