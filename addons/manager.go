@@ -58,10 +58,20 @@ func kubectlArgv(args ...string) []string {
 // Defaults lists the addons a new profile starts with.
 func (m *Manager) Defaults() []string { return m.Catalog.Defaults() }
 
-// Apply enables the profile's addons in its node, in catalog order: images and
-// manifests now; the returned healthy checks their health, quietly, so it can run
-// while Start waits for the rest of the cluster. Start calls Apply on every start, so
-// what was enabled comes back on a recreated node too.
+// Prepare makes the images of the profile's addons present in its node, asking the
+// node for its images once for all of them.
+func (m *Manager) Prepare(ctx context.Context, node driver.Node, prof *cluster.Profile) error {
+	list, err := m.Catalog.Select(prof.Addons)
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", prof.Name, err)
+	}
+	return m.ensureImages(ctx, node, list...)
+}
+
+// Apply applies the manifests of the profile's addons, in catalog order, after Prepare;
+// the returned healthy checks their health, quietly, so it can run while Start waits
+// for the rest of the cluster. Start calls both on every start, so what was enabled
+// comes back on a recreated node too.
 func (m *Manager) Apply(ctx context.Context, node driver.Node, api cluster.ManifestApplier, prof *cluster.Profile) (healthy func() error, err error) {
 	list, err := m.Catalog.Select(prof.Addons)
 	if err != nil {
@@ -69,7 +79,7 @@ func (m *Manager) Apply(ctx context.Context, node driver.Node, api cluster.Manif
 	}
 	info := ClusterInfo{NodeIP: prof.NodeIP}
 	for _, a := range list {
-		if err := m.step("Enabling addon "+a.Name, func() error { return m.apply(ctx, node, api, info, a) }); err != nil {
+		if err := m.step("Enabling addon "+a.Name, func() error { return m.applyManifests(ctx, api, info, a) }); err != nil {
 			return nil, err
 		}
 	}
@@ -96,11 +106,18 @@ func (m *Manager) Enable(ctx context.Context, node driver.Node, api cluster.Mani
 
 // apply makes the addon's images present in the node and applies its manifests.
 func (m *Manager) apply(ctx context.Context, node driver.Node, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
-	manifest, err := a.Render(info)
-	if err != nil {
+	if _, err := a.Render(info); err != nil { // a broken template fails before any build
 		return err
 	}
 	if err := m.ensureImages(ctx, node, a); err != nil {
+		return err
+	}
+	return m.applyManifests(ctx, api, info, a)
+}
+
+func (m *Manager) applyManifests(ctx context.Context, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
+	manifest, err := a.Render(info)
+	if err != nil {
 		return err
 	}
 	if err := api.Apply(ctx, manifest, "devk-addons"); err != nil {
@@ -124,35 +141,49 @@ func (m *Manager) Disable(ctx context.Context, node driver.Node, info ClusterInf
 	})
 }
 
-// ensureImages loads every image the node lacks, building it first on a cache miss.
-func (m *Manager) ensureImages(ctx context.Context, node driver.Node, a Addon) error {
-	for _, key := range sortedKeys(a.Images) {
-		p := a.Images[key]
-		have, err := driver.Output(ctx, node, "ctr", "--namespace", "k8s.io", "images", "ls", "-q", "name=="+p.Image)
-		if err != nil {
-			return fmt.Errorf("list images in the node: %w", err)
-		}
-		if strings.TrimSpace(have) == p.Image {
-			continue
-		}
-		// Shipped in the node image (iso.OnDemandPrograms): imported, not built.
-		if _, err := driver.Output(ctx, node, "test", "-f", p.NodeArchive()); err == nil {
-			if err := m.step("Importing "+p.Image+" from the node image", func() error {
-				return runIn(ctx, node, nil, "ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", p.NodeArchive())
-			}); err != nil {
-				return fmt.Errorf("import %s in the node: %w", p.NodeArchive(), err)
+// ensureImages loads every image of the addons that the node lacks: from the node
+// image's own archives where it ships them, else built (on a cache miss) and loaded.
+func (m *Manager) ensureImages(ctx context.Context, node driver.Node, addons ...Addon) error {
+	var have map[string]bool // asked once, for every addon
+	for _, a := range addons {
+		for _, key := range sortedKeys(a.Images) {
+			p := a.Images[key]
+			if have == nil {
+				out, err := driver.Output(ctx, node, "ctr", "--namespace", "k8s.io", "images", "ls", "-q")
+				if err != nil {
+					return fmt.Errorf("list images in the node: %w", err)
+				}
+				have = map[string]bool{}
+				for _, ref := range strings.Fields(out) {
+					have[ref] = true
+				}
 			}
-			continue
-		}
-		if m.Images == nil {
-			return fmt.Errorf("%w: the node lacks %s and no image builder is configured", iso.ErrBuildFailed, p.Image)
-		}
-		archive, err := m.Images.GoImage(ctx, p)
-		if err != nil {
-			return err
-		}
-		if err := m.step("Loading "+p.Image+" into the node", func() error { return loadArchive(ctx, node, archive) }); err != nil {
-			return err
+			if have[p.Image] {
+				continue
+			}
+			// Preloaded by the node image at first boot, which may still be importing it.
+			if _, err := driver.Output(ctx, node, "test", "-f", p.PreloadArchive()); err == nil {
+				continue
+			}
+			// Shipped in the node image (iso.OnDemandPrograms): imported, not built.
+			if _, err := driver.Output(ctx, node, "test", "-f", p.NodeArchive()); err == nil {
+				if err := m.step("Importing "+p.Image+" from the node image", func() error {
+					return runIn(ctx, node, nil, "ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", p.NodeArchive())
+				}); err != nil {
+					return fmt.Errorf("import %s in the node: %w", p.NodeArchive(), err)
+				}
+				continue
+			}
+			if m.Images == nil {
+				return fmt.Errorf("%w: the node lacks %s and no image builder is configured", iso.ErrBuildFailed, p.Image)
+			}
+			archive, err := m.Images.GoImage(ctx, p)
+			if err != nil {
+				return err
+			}
+			if err := m.step("Loading "+p.Image+" into the node", func() error { return loadArchive(ctx, node, archive) }); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

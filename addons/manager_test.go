@@ -61,9 +61,10 @@ func (n *fakeNode) Exec(ctx context.Context, argv []string, opts driver.ExecOpti
 		}
 		n.images[ref] = true
 	case argv[0] == "ctr" && slices.Contains(argv, "ls"):
-		ref := strings.TrimPrefix(argv[len(argv)-1], "name==")
-		if n.images[ref] {
-			io.WriteString(out, ref+"\n")
+		for ref, present := range n.images {
+			if present {
+				io.WriteString(out, ref+"\n")
+			}
 		}
 	case argv[0] == "ctr" && slices.Contains(argv, "import"):
 		// The fake archive is a manifest.json naming its image, as a docker archive has.
@@ -183,6 +184,32 @@ func TestEnableImportsFromNodeImage(t *testing.T) {
 	}
 	if len(b.built) > 0 || !node.images[p.Image] {
 		t.Errorf("built %v, image in the node %v; want it imported from %s", b.built, node.images[p.Image], p.NodeArchive())
+	}
+}
+
+// TestPrepare: one image list for every addon; an image the node image preloads at first
+// boot is left to that preload even while it is still importing, and nothing is built.
+func TestPrepare(t *testing.T) {
+	sp, _ := Builtin().Get("storage-provisioner")
+	p := sp.Images["Provisioner"]
+	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy, archives: map[string]string{p.PreloadArchive(): p.Image}}
+	b := &fakeBuilder{dir: t.TempDir()}
+	m := &Manager{Catalog: Builtin(), Images: b}
+	prof := &cluster.Profile{Name: "p", Addons: []string{"storage-provisioner", "default-storageclass", "metrics-server"}}
+	if err := m.Prepare(context.Background(), node, prof); err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	for _, c := range node.calls {
+		if strings.HasPrefix(c, "ctr --namespace k8s.io images ls") {
+			lists++
+		}
+	}
+	if lists != 1 {
+		t.Errorf("listed the node's images %d times, want once", lists)
+	}
+	if !slices.Equal(b.built, []string{"metrics-server"}) || node.images[p.Image] {
+		t.Errorf("built %v (want only metrics-server); provisioner imported by devk: %v", b.built, node.images[p.Image])
 	}
 }
 

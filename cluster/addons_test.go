@@ -14,10 +14,19 @@ import (
 type fakeAddons struct {
 	defaults []string
 	applied  [][]string
+	prepared [][]string
 	err      error
 }
 
 func (f *fakeAddons) Defaults() []string { return f.defaults }
+
+func (f *fakeAddons) Prepare(ctx context.Context, node driver.Node, prof *Profile) error {
+	if node == nil {
+		return errors.New("no node")
+	}
+	f.prepared = append(f.prepared, slices.Clone(prof.Addons))
+	return nil
+}
 
 func (f *fakeAddons) Apply(ctx context.Context, node driver.Node, api ManifestApplier, prof *Profile) (func() error, error) {
 	if node == nil || api == nil {
@@ -49,8 +58,8 @@ func TestStartAppliesAddons(t *testing.T) {
 		if _, err := e.m.Start(ctx, StartOptions{Profile: "devk", Addons: s.requested}); err != nil {
 			t.Fatalf("%s: Start: %v", s.name, err)
 		}
-		if len(addons.applied) != i+1 || !slices.Equal(addons.applied[i], s.want) {
-			t.Fatalf("%s: applied %v, want %v", s.name, addons.applied, s.want)
+		if len(addons.applied) != i+1 || !slices.Equal(addons.applied[i], s.want) || !slices.Equal(addons.prepared[i], s.want) {
+			t.Fatalf("%s: prepared %v, applied %v, want %v", s.name, addons.prepared, addons.applied, s.want)
 		}
 		saved, err := e.m.Home.Load("devk")
 		if err != nil || !slices.Equal(saved.Addons, s.want) {

@@ -39,9 +39,11 @@ type NodeImages interface {
 type AddonApplier interface {
 	// Defaults are the addons a new profile starts with, besides those asked for.
 	Defaults() []string
-	// Apply makes the profile's addons' images present in its running node and applies
-	// their manifests through api; healthy returns once they are healthy, or ctx ends.
-	// healthy reports no progress of its own: Start runs it alongside its own waits.
+	// Prepare makes the images of the profile's addons present in its running node.
+	Prepare(ctx context.Context, node driver.Node, prof *Profile) error
+	// Apply applies the addons' manifests through api; healthy returns once they are
+	// healthy, or ctx ends. healthy reports no progress of its own: Start runs it
+	// alongside its own waits.
 	Apply(ctx context.Context, node driver.Node, api ManifestApplier, prof *Profile) (healthy func() error, err error)
 }
 
@@ -274,6 +276,11 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	addonsCtx, stopAddons := context.WithCancel(ctx)
 	defer stopAddons()
 	if m.Addons != nil && len(prof.Addons) > 0 {
+		// Images first (not while the node boots: the check would wait on containerd
+		// and compete with the API server for the CPU, which measured slower).
+		if err := m.Addons.Prepare(ctx, node, prof); err != nil {
+			return nil, err
+		}
 		healthy, err := m.Addons.Apply(addonsCtx, node, api, prof)
 		if err != nil {
 			return nil, err

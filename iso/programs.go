@@ -80,6 +80,13 @@ func OnDemandPrograms() []GoProgram {
 // OnDemandImagesDir is where the node keeps the archives of OnDemandPrograms.
 const OnDemandImagesDir = "/usr/share/devk/images/on-demand"
 
+// PreloadArchive is where a node image built by this devk keeps p's archive, if p is
+// one of PreloadedPrograms; the node imports it at first boot.
+func (p GoProgram) PreloadArchive() string { return PreloadedImagesDir + "/" + p.stem() + ".tar" }
+
+// PreloadedImagesDir is where the node keeps the archives it imports at first boot.
+const PreloadedImagesDir = "/usr/share/devk/images"
+
 // NodeArchive is where a node image built by this devk keeps p's archive, if p is one
 // of OnDemandPrograms.
 func (p GoProgram) NodeArchive() string { return OnDemandImagesDir + "/" + p.stem() + ".tar" }
