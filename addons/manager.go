@@ -79,7 +79,13 @@ func (m *Manager) Apply(ctx context.Context, node driver.Node, api cluster.Manif
 	}
 	info := ClusterInfo{NodeIP: prof.NodeIP}
 	for _, a := range list {
-		if err := m.step("Enabling addon "+a.Name, func() error { return m.applyManifests(ctx, api, info, a) }); err != nil {
+		if err := m.step("Enabling addon "+a.Name, func() error {
+			manifest, err := a.Render(info)
+			if err != nil {
+				return err
+			}
+			return applyManifest(ctx, api, a, manifest)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -106,20 +112,17 @@ func (m *Manager) Enable(ctx context.Context, node driver.Node, api cluster.Mani
 
 // apply makes the addon's images present in the node and applies its manifests.
 func (m *Manager) apply(ctx context.Context, node driver.Node, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
-	if _, err := a.Render(info); err != nil { // a broken template fails before any build
+	manifest, err := a.Render(info) // a broken template fails before any build
+	if err != nil {
 		return err
 	}
 	if err := m.ensureImages(ctx, node, a); err != nil {
 		return err
 	}
-	return m.applyManifests(ctx, api, info, a)
+	return applyManifest(ctx, api, a, manifest)
 }
 
-func (m *Manager) applyManifests(ctx context.Context, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
-	manifest, err := a.Render(info)
-	if err != nil {
-		return err
-	}
+func applyManifest(ctx context.Context, api cluster.ManifestApplier, a Addon, manifest []byte) error {
 	if err := api.Apply(ctx, manifest, "devk-addons"); err != nil {
 		return fmt.Errorf("apply addon %s: %w", a.Name, err)
 	}

@@ -155,11 +155,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 				// A node that boots with its configuration starts the control plane at
 				// once: no reload and restart of systemd units after boot.
 				Preseed: func(nodeIP string) ([]byte, error) {
-					pki, err := LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, nodeIP)
-					if err != nil {
-						return nil, err
-					}
-					files, err := NodeFiles(NewNodeParams(prof.Name, nodeIP), pki)
+					_, files, err := m.nodeConfig(prof.Name, nodeIP)
 					if err != nil {
 						return nil, err
 					}
@@ -196,12 +192,10 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	var pki *PKI
 	var changed bool
 	var coreDNS []byte
-	if err := m.step("Configuring control plane", func() (err error) {
-		if pki, err = LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, prof.NodeIP); err != nil {
-			return err
-		}
-		files, err := NodeFiles(NewNodeParams(prof.Name, prof.NodeIP), pki)
-		if err != nil {
+	if err := m.step("Configuring control plane", func() error {
+		var files []NodeFile
+		var err error
+		if pki, files, err = m.nodeConfig(prof.Name, prof.NodeIP); err != nil {
 			return err
 		}
 		for _, f := range files {
@@ -301,6 +295,16 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		}
 	}
 	return prof, nil
+}
+
+// nodeConfig is the profile's PKI (issued on first use) and every file its node needs.
+func (m *Manager) nodeConfig(profile, nodeIP string) (*PKI, []NodeFile, error) {
+	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, nodeIP)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := NodeFiles(NewNodeParams(profile, nodeIP), pki)
+	return pki, files, err
 }
 
 // appendNew appends the names list lacks, keeping order.

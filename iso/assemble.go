@@ -248,13 +248,13 @@ func nodeLayerFiles(r Recipe, kube string, preloads, onDemand []string) ([]layer
 		files = append(files, layerFile{Path: "usr/local/bin/" + c, Linkname: "devk-kube"})
 	}
 	for _, p := range preloads {
-		files = append(files, layerFile{Path: "usr/share/devk/images/" + filepath.Base(p), Mode: 0o644, Source: p})
+		files = append(files, layerFile{Path: strings.TrimPrefix(PreloadedImagesDir, "/") + "/" + filepath.Base(p), Mode: 0o644, Source: p})
 	}
 	for _, p := range onDemand {
 		files = append(files, layerFile{Path: strings.TrimPrefix(OnDemandImagesDir, "/") + "/" + filepath.Base(p), Mode: 0o644, Source: p})
 	}
 	files = append(files,
-		layerFile{Path: "usr/share/devk/images/RECIPE", Mode: 0o644, Data: []byte(r.Hash())},
+		layerFile{Path: strings.TrimPrefix(PreloadedImagesDir, "/") + "/RECIPE", Mode: 0o644, Data: []byte(r.Hash())},
 		layerFile{Path: "usr/share/devk/kubernetes-version", Mode: 0o644, Data: []byte(r.KubernetesVersion)},
 		// Units shipped enabled, as `systemctl enable` would link them.
 		layerFile{Path: "etc/systemd/system/sysinit.target.wants/devk-prepare.service", Linkname: "../devk-prepare.service"},
