@@ -23,11 +23,26 @@ type Settings map[string]string
 // SettingKeys lists, sorted, the start flags that `devk config` and DEVK_<FLAG>
 // environment variables can set.
 func SettingKeys() []string {
-	return []string{"addons", "apiserver-port", "cpus", "driver", "kubernetes-version", "memory", "ports", "profile"}
+	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "kubernetes-version", "memory", "ports", "profile"}
 }
 
 // Drivers lists the drivers devk has.
 func Drivers() []string { return []string{"docker", "qemu"} }
+
+// Accels lists the qemu driver's --accel values (the driver decides what each means).
+func Accels() []string { return []string{"auto", "kvm", "tcg"} }
+
+// ValidateAccel checks an --accel value.
+func ValidateAccel(mode string) error {
+	if !slices.Contains(Accels(), mode) {
+		return fmt.Errorf("%w: --accel %q: use one of %s", ErrInvalid, mode, strings.Join(Accels(), ", "))
+	}
+	return nil
+}
+
+// HostSettings are settings about this host rather than a cluster: they apply to every
+// start, not only when a cluster is created.
+func HostSettings() []string { return []string{"accel"} }
 
 // EnvVar names a setting's environment variable: DEVK_ and the key in upper case with
 // dashes as underscores (kubernetes-version: DEVK_KUBERNETES_VERSION).
@@ -71,6 +86,8 @@ func ValidateSetting(key, value string) error {
 	switch key {
 	case "driver":
 		return ValidateDriver(value)
+	case "accel":
+		return ValidateAccel(value)
 	case "cpus":
 		n, err := strconv.Atoi(value)
 		if err != nil {

@@ -67,7 +67,9 @@ func TestValidateSetting(t *testing.T) {
 		{"profile", "Bad_Name", "profile name", ErrInvalid},
 		{"cpus", "", "empty value", ErrInvalid},
 		{"cpus", "  ", "empty value", ErrInvalid},
-		{"frobnicate", "1", "valid keys are addons, apiserver-port, cpus, driver, kubernetes-version, memory, ports, profile", ErrInvalid},
+		{"accel", "kvm", "", nil},
+		{"accel", "hvf", "use one of auto, kvm, tcg", ErrInvalid},
+		{"frobnicate", "1", "valid keys are accel, addons, apiserver-port, cpus, driver, kubernetes-version, memory, ports, profile", ErrInvalid},
 		{"CPUS", "1", "unknown config key", ErrInvalid},
 		{"mount-string", "/a:/b", "unknown config key", ErrInvalid},
 	}

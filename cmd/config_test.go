@@ -53,7 +53,7 @@ func TestConfigCommands(t *testing.T) {
 		{[]string{"config", "get", "memory"}, 1, "", "memory is not set"},
 		{[]string{"config", "view", "-o", "json"}, 0, `{"cpus":"2","ports":"8080:30080,5353:30053/udp"}` + "\n", ""},
 		// Refused with the usage code, listing the valid keys; nothing changes.
-		{[]string{"config", "set", "frobnicate", "1"}, 2, "", "valid keys are addons, apiserver-port, cpus, driver, kubernetes-version, memory, ports, profile"},
+		{[]string{"config", "set", "frobnicate", "1"}, 2, "", "valid keys are accel, addons, apiserver-port, cpus, driver, kubernetes-version, memory, ports, profile"},
 		{[]string{"config", "get", "frobnicate"}, 2, "", "valid keys are"},
 		{[]string{"config", "unset", "frobnicate"}, 2, "", "valid keys are"},
 		{[]string{"config", "set", "cpus", "999"}, 2, "", "this machine has"},
@@ -81,7 +81,7 @@ func TestConfigCommands(t *testing.T) {
 func TestConfigViewJSONGolden(t *testing.T) {
 	isolateSettings(t)
 	values := map[string]string{
-		"addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
+		"accel": "tcg", "addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
 		"kubernetes-version": "v1.34.4", "memory": "4g", "ports": "8080:30080", "profile": "dev2",
 	}
 	for _, k := range cluster.SettingKeys() {
@@ -128,6 +128,10 @@ func TestStartSettingsPrecedence(t *testing.T) {
 			map[string]string{"cpus": "2", "memory": "4096m"}, ""},
 		{"existing profile still checks them", nil, map[string]string{"DEVK_CPUS": "999"}, nil, true,
 			nil, "(from environment variable DEVK_CPUS)"},
+		{"accel is a host setting: it applies to an existing profile too", nil, map[string]string{"DEVK_ACCEL": "tcg"}, nil, true,
+			map[string]string{"accel": "tcg", "cpus": "2"}, ""},
+		{"bad accel names its setting", nil, nil, map[string]string{"accel": "hvf"}, false,
+			nil, "(from `devk config` setting accel)"},
 		{"the profile setting is the root flag's business", nil, nil, map[string]string{"profile": "other"}, false,
 			map[string]string{"profile": "unit"}, ""},
 	}

@@ -51,6 +51,7 @@ var reasons = []struct {
 	{context.Canceled, exitReason{ExitInterrupted, "INTERRUPTED"}},
 	{docker.ErrEngineUnreachable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
 	{qemu.ErrUnavailable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
+	{qemu.ErrKVMUnusable, exitReason{ExitDriver, "DRIVER_KVM_UNUSABLE"}},
 	{iso.ErrMissingTool, exitReason{ExitNodeImage, "NODE_IMAGE_TOOL_MISSING"}},
 	{iso.ErrBuildFailed, exitReason{ExitNodeImage, "NODE_IMAGE_BUILD"}},
 	{driver.ErrUnsupported, exitReason{ExitDriver, "DRIVER_UNSUPPORTED"}},

@@ -10,6 +10,7 @@ import (
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/driver/docker"
+	"github.com/devk-dev/devk/driver/qemu"
 	"github.com/devk-dev/devk/iso"
 )
 
@@ -31,6 +32,7 @@ func TestExitCodeAndFormatError(t *testing.T) {
 		{"locked", fmt.Errorf("%w (lock x)", cluster.ErrLocked), 4, "PROFILE_LOCKED", "another devk command"},
 		{"interrupted", fmt.Errorf("%w: interrupted", context.Canceled), 5, "INTERRUPTED", "interrupted"},
 		{"engine", fmt.Errorf("%w at unix:///x", docker.ErrEngineUnreachable), 10, "DRIVER_UNAVAILABLE", "Docker engine"},
+		{"kvm unusable", fmt.Errorf("%w (a test boot under KVM failed)", qemu.ErrKVMUnusable), 10, "DRIVER_KVM_UNUSABLE", "KVM does not work here"},
 		{"missing tool", fmt.Errorf("%w: mmdebstrap", iso.ErrMissingTool), 11, "NODE_IMAGE_TOOL_MISSING", "mmdebstrap"},
 		{"build failed", fmt.Errorf("%w: go build", iso.ErrBuildFailed), 11, "NODE_IMAGE_BUILD", "go build"},
 		{"node gone", fmt.Errorf("container devk: %w", driver.ErrNotFound), 20, "NODE_NOT_FOUND", "node not found"},
@@ -202,5 +204,12 @@ func TestExecuteInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(FormatError(err), "run the command again") {
 		t.Errorf("message %q does not say how to resume", FormatError(err))
+	}
+}
+
+// The settings' --accel values are the qemu driver's.
+func TestAccelsMatchTheDriver(t *testing.T) {
+	if got, want := strings.Join(cluster.Accels(), ","), strings.Join(qemu.Accels(), ","); got != want {
+		t.Errorf("cluster.Accels() = %s, qemu.Accels() = %s", got, want)
 	}
 }

@@ -28,6 +28,8 @@ type app struct {
 	profile string
 	// driverName is --driver of `devk start`; other commands use the profile's driver.
 	driverName string
+	// accel is --accel of `devk start` (the qemu driver's accelerator).
+	accel string
 	// closers run when the command ends, before anything else is printed.
 	closers []func()
 }
@@ -130,7 +132,8 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 	var drv driver.Driver
 	switch name {
 	case "qemu":
-		drv = &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}
+		drv = &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Accel: a.accel, StateDir: filepath.Join(home.CacheDir(), "qemu"),
+			Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}
 		builder.VM = true
 	default:
 		d, err := docker.New(filepath.Join(home.CacheDir(), "docker"))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +14,7 @@ import (
 
 func (a *app) startCmd() *cobra.Command {
 	var (
-		driverName, memory, version, output, mountString string
+		driverName, accel, memory, version, output, mountString string
 		cpus, apiServerPort                              int
 		ports, addons                                    []string
 	)
@@ -23,6 +24,7 @@ func (a *app) startCmd() *cobra.Command {
 		Example: `  devk start
   devk start -p dev2 --cpus 4 --memory 6g --kubernetes-version v1.34.4 --ports 8080:30080
   devk start --mount-string "$HOME/src:/src"
+  devk start -p vm --driver qemu --accel tcg    # software emulation, no KVM check
   DEVK_CPUS=4 devk start                       # or once for all: devk config set cpus 4`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -42,6 +44,10 @@ func (a *app) startCmd() *cobra.Command {
 			if err := cluster.ValidateDriver(driverName); err != nil {
 				return err
 			}
+			if err := cluster.ValidateAccel(accel); err != nil {
+				return err
+			}
+			a.accel = accel
 			if _, err := iso.NewRecipe(version); err != nil {
 				return err
 			}
@@ -102,6 +108,7 @@ func (a *app) startCmd() *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVar(&driverName, "driver", "docker", "driver: docker (a container) or qemu (a virtual machine)")
+	f.StringVar(&accel, "accel", "auto", "qemu driver: auto (KVM when it works here, else software emulation), kvm or tcg; checked at every start")
 	f.IntVar(&cpus, "cpus", cluster.DefaultCPUs, "CPUs for the node")
 	f.StringVar(&memory, "memory", fmt.Sprintf("%dm", cluster.DefaultMemoryMB), "memory for the node, such as 4g or 4096m")
 	f.StringVar(&version, "kubernetes-version", iso.DefaultKubernetesVersion, "Kubernetes version, vMAJOR.MINOR.PATCH")
@@ -141,7 +148,7 @@ func (a *app) applySettings(c *cobra.Command) error {
 		if err := cluster.ValidateSetting(key, value); err != nil {
 			return fmt.Errorf("%w (from %s)", err, source)
 		}
-		if exists {
+		if exists && !slices.Contains(cluster.HostSettings(), key) {
 			continue
 		}
 		if err := c.Flags().Set(key, value); err != nil {

@@ -48,6 +48,14 @@ type Driver struct {
 	Warn func(string)
 	// Binary is qemu-system-x86_64 unless set.
 	Binary string
+	// Accel is auto (default), kvm or tcg; see chooseAccel.
+	Accel string
+	// StateDir is where the driver remembers whether KVM works on this host ("" = nowhere).
+	StateDir string
+	// probe replaces the KVM test boot in unit tests.
+	probe func(context.Context) error
+	// accel is the decision Preflight made, so a start decides (and warns) once.
+	accel []string
 }
 
 func (d *Driver) Name() string { return "qemu" }
@@ -65,17 +73,30 @@ func (d *Driver) Preflight(ctx context.Context) error {
 			return fmt.Errorf("%w: %s not found; install it (apt-get install qemu-system-x86 qemu-utils)", ErrUnavailable, tool)
 		}
 	}
+	// Decided before anything is created, so --accel kvm on a host where KVM fails
+	// changes nothing.
+	accel, err := d.accelArgs(ctx)
+	if err != nil {
+		return err
+	}
+	d.accel = accel
 	return nil
 }
 
-// KVM reports whether hardware acceleration is usable here.
-func KVM() bool {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return false
+// accelArgs decides, once per boot, how this VM is accelerated.
+func (d *Driver) accelArgs(ctx context.Context) ([]string, error) {
+	if d.accel != nil {
+		return d.accel, nil
 	}
-	f.Close()
-	return true
+	probe := d.probe
+	if probe == nil {
+		probe = probeKVM(d.binary())
+	}
+	args, warning, err := chooseAccel(ctx, d.Accel, openKVMDevice, rememberedProbe(d.StateDir, d.binary(), probe))
+	if warning != "" && d.Warn != nil {
+		d.Warn(warning)
+	}
+	return args, err
 }
 
 // machine is what a VM's folder records about it.
@@ -190,12 +211,9 @@ func (d *Driver) boot(ctx context.Context, m *machine) error {
 		return err
 	}
 	pub := base64.StdEncoding.EncodeToString(ssh.MarshalAuthorizedKey(signer.PublicKey()))
-	accel := []string{"-accel", "kvm", "-cpu", "host"}
-	if !KVM() {
-		accel = []string{"-accel", "tcg"}
-		if d.Warn != nil {
-			d.Warn("no usable /dev/kvm: the VM runs under software emulation, several times slower than with KVM")
-		}
+	accel, err := d.accelArgs(ctx)
+	if err != nil {
+		return err
 	}
 	var fwd []string
 	for _, p := range m.Ports {
@@ -205,7 +223,7 @@ func (d *Driver) boot(ctx context.Context, m *machine) error {
 		}
 		fwd = append(fwd, fmt.Sprintf("hostfwd=%s:127.0.0.1:%d-:%d", proto, p.HostPort, p.NodePort))
 	}
-	args := append(accel,
+	args := append(append([]string{}, accel...),
 		"-name", "devk-"+m.Name,
 		"-m", strconv.Itoa(m.MemoryMB), "-smp", strconv.Itoa(m.CPUs),
 		"-kernel", m.Boot.Kernel, "-initrd", m.Boot.Initrd,
