@@ -15,8 +15,8 @@ import (
 func (a *app) startCmd() *cobra.Command {
 	var (
 		driverName, accel, memory, version, output, mountString string
-		cpus, apiServerPort                              int
-		ports, addons                                    []string
+		cpus, apiServerPort                                     int
+		ports, addons                                           []string
 	)
 	c := &cobra.Command{
 		Use:   "start",

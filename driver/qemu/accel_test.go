@@ -13,7 +13,9 @@ import (
 func TestChooseAccel(t *testing.T) {
 	noDevice := func() error { return errors.New("no /dev/kvm") }
 	device := func() error { return nil }
-	broken := func(context.Context) error { return errors.New("a test boot under KVM failed: failed to set MSR 0x10a") }
+	broken := func(context.Context) error {
+		return errors.New("a test boot under KVM failed: failed to set MSR 0x10a")
+	}
 	works := func(context.Context) error { return nil }
 	unprobed := func(context.Context) error { t.Error("probed although the mode or device settled it"); return nil }
 	tests := []struct {
