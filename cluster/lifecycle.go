@@ -54,18 +54,24 @@ func (m *Manager) Delete(ctx context.Context, profile string) error {
 		return err
 	}
 	defer unlock()
-	if err := m.step("Deleting node "+profile, func() error {
+	foreign := m.step("Deleting node "+profile, func() error {
 		if node, err := m.Driver.Node(ctx, profile); err == nil {
 			m.cleanupCgroups(ctx, node, profile)
 		}
 		return m.Driver.Delete(ctx, profile)
-	}); err != nil {
-		return err
+	})
+	// Something with the node's name that devk did not create is left alone and
+	// reported; the profile's own state still goes.
+	if foreign != nil && !errors.Is(foreign, driver.ErrForeign) {
+		return foreign
 	}
 	if err := RemoveKubeconfig(m.Kubeconfig, profile); err != nil {
 		return err
 	}
-	return m.Home.Remove(profile)
+	if err := m.Home.Remove(profile); err != nil {
+		return err
+	}
+	return foreign
 }
 
 // cleanupCgroups stops the node's containers and removes its cgroup root: on a cgroup v1

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -179,4 +181,42 @@ func ParsePortMapping(s string) (driver.PortMapping, error) {
 		return driver.PortMapping{}, bad
 	}
 	return driver.PortMapping{HostPort: host, NodePort: node, Protocol: proto}, nil
+}
+
+// ID identifies this devk home to drivers, which label what they create with it so that
+// two homes on one engine never act on each other's nodes. It is made once, at random,
+// and kept in $DEVK_HOME/id (moving the home keeps it).
+func (h Home) ID() (string, error) {
+	path := filepath.Join(h.Dir, "id")
+	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) > 0 {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err := os.MkdirAll(h.Dir, 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", h.Dir, err)
+	}
+	buf := make([]byte, 8)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(h.Dir, "id-*")
+	if err != nil {
+		return "", fmt.Errorf("write the home's id: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(hex.EncodeToString(buf) + "\n"); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	// A link fails if another devk made the id first; theirs is then everyone's.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("write the home's id: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the home's id: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }

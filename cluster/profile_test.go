@@ -298,3 +298,33 @@ func TestHomeLock(t *testing.T) {
 	}
 	unlock2()
 }
+
+// TestHomeID: one ID per home, the same on every call and in every concurrent first call.
+func TestHomeID(t *testing.T) {
+	h := Home{Dir: filepath.Join(t.TempDir(), "home")}
+	ids := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			id, err := h.ID()
+			if err != nil {
+				t.Error(err)
+			}
+			ids <- id
+		}()
+	}
+	first := <-ids
+	for i := 1; i < 8; i++ {
+		if id := <-ids; id != first || id == "" {
+			t.Fatalf("IDs differ: %q and %q", first, id)
+		}
+	}
+	if again, _ := h.ID(); again != first {
+		t.Errorf("ID changed: %q then %q", first, again)
+	}
+	if other, _ := (Home{Dir: t.TempDir()}).ID(); other == first {
+		t.Errorf("two homes share the ID %q", first)
+	}
+	if entries, _ := os.ReadDir(h.Dir); len(entries) != 1 {
+		t.Errorf("home holds %d entries, want only id (temporary files left?)", len(entries))
+	}
+}

@@ -56,6 +56,7 @@ var reasons = []struct {
 	{iso.ErrBuildFailed, exitReason{ExitNodeImage, "NODE_IMAGE_BUILD"}},
 	{driver.ErrUnsupported, exitReason{ExitDriver, "DRIVER_UNSUPPORTED"}},
 	{driver.ErrNotFound, exitReason{ExitNode, "NODE_NOT_FOUND"}},
+	{driver.ErrForeign, exitReason{ExitNode, "NODE_NOT_OURS"}},
 	{cluster.ErrTimeout, exitReason{ExitTimeout, "CONTROL_PLANE_TIMEOUT"}},
 	{addons.ErrUnhealthy, exitReason{ExitTimeout, "ADDON_UNHEALTHY"}},
 	{cluster.ErrNotRunning, exitReason{ExitNotRunning, "CLUSTER_NOT_RUNNING"}},

@@ -35,6 +35,7 @@ func TestExitCodeAndFormatError(t *testing.T) {
 		{"kvm unusable", fmt.Errorf("%w (a test boot under KVM failed)", qemu.ErrKVMUnusable), 10, "DRIVER_KVM_UNUSABLE", "KVM does not work here"},
 		{"missing tool", fmt.Errorf("%w: mmdebstrap", iso.ErrMissingTool), 11, "NODE_IMAGE_TOOL_MISSING", "mmdebstrap"},
 		{"build failed", fmt.Errorf("%w: go build", iso.ErrBuildFailed), 11, "NODE_IMAGE_BUILD", "go build"},
+		{"foreign node", fmt.Errorf("%w: container x exists", driver.ErrForeign), 20, "NODE_NOT_OURS", "container x exists"},
 		{"node gone", fmt.Errorf("container devk: %w", driver.ErrNotFound), 20, "NODE_NOT_FOUND", "node not found"},
 		{"not running", fmt.Errorf("%w: devk is Stopped", cluster.ErrNotRunning), 21, "CLUSTER_NOT_RUNNING", "Stopped"},
 		{"timeout", fmt.Errorf("%w after 2m0s waiting for DNS", cluster.ErrTimeout), 30, "CONTROL_PLANE_TIMEOUT", "waiting for DNS"},

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -87,8 +86,9 @@ func passExitCode(err error) error {
 func (a *app) cpCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cp SRC DST",
-		Short: "Copy a file into the node, or out of it with node:PATH",
+		Short: "Copy a file into the node, or out of it with node:PATH (onto a folder: into it)",
 		Example: `  devk cp ./app.conf /etc/app.conf
+  devk cp ./app.conf /etc/             # -> /etc/app.conf
   devk cp node:/var/log/pods.txt ./pods.txt`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -98,9 +98,6 @@ func (a *app) cpCmd() *cobra.Command {
 				return fmt.Errorf("%w: only one side of cp may be node:PATH", errUsage)
 			}
 			dst = strings.TrimPrefix(dst, "node:")
-			if !fromNode && !strings.HasPrefix(dst, "/") {
-				return fmt.Errorf("%w: the node path %q must be absolute", errUsage, dst)
-			}
 			m, _, err := a.manager(a.reporter("text"))
 			if err != nil {
 				return err
@@ -110,27 +107,9 @@ func (a *app) cpCmd() *cobra.Command {
 				return err
 			}
 			if fromNode {
-				rc, err := node.CopyFrom(c.Context(), strings.TrimPrefix(src, "node:"))
-				if err != nil {
-					return err
-				}
-				defer rc.Close()
-				data, err := io.ReadAll(rc)
-				if err != nil {
-					return err
-				}
-				return cluster.WriteFileAtomic(dst, data, 0o644)
+				return cluster.CopyFromNode(c.Context(), node, strings.TrimPrefix(src, "node:"), dst)
 			}
-			f, err := os.Open(src)
-			if err != nil {
-				return fmt.Errorf("%w: %v", errUsage, err)
-			}
-			defer f.Close()
-			st, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			return node.CopyTo(c.Context(), f, st.Size(), dst, int64(st.Mode().Perm()))
+			return cluster.CopyToNode(c.Context(), node, src, dst)
 		},
 	}
 }

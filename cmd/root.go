@@ -136,7 +136,11 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 			Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}
 		builder.VM = true
 	default:
-		d, err := docker.New(filepath.Join(home.CacheDir(), "docker"))
+		homeID, err := home.ID()
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := docker.New(filepath.Join(home.CacheDir(), "docker"), homeID)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -18,6 +18,10 @@ import (
 // ErrNotFound is returned (wrapped) when a node does not exist.
 var ErrNotFound = errors.New("node not found")
 
+// ErrForeign is returned (wrapped) when an object with a node's name exists but devk did
+// not create it for that profile (in this devk home): devk never acts on it.
+var ErrForeign = errors.New("not a devk node of this profile")
+
 // ErrUnsupported is returned (wrapped) when the driver cannot do what was asked here,
 // for example mount a host folder into a node on a remote engine.
 var ErrUnsupported = errors.New("not supported by the driver here")
@@ -157,4 +161,14 @@ func FreePort() (int, error) {
 // on user-mode networking): it publishes a node port on 127.0.0.1 on demand.
 type PortForwarder interface {
 	ForwardPort(ctx context.Context, name string, nodePort int) (hostPort int, err error)
+}
+
+// CopyToArgv is the command that writes its standard input to path in a node, atomically
+// (a temporary file renamed into place) with the given mode. The path is an argument of
+// the script, never part of it: a path is data, not shell text. A folder at path is
+// refused (exit 21, as EISDIR) rather than written into.
+func CopyToArgv(path string, mode int64) []string {
+	script := `set -e; p="$1"; if [ -d "$p" ]; then echo "$p is a directory" >&2; exit 21; fi; ` +
+		`mkdir -p -- "$(dirname -- "$p")"; cat > "$p.devk-tmp"; chmod ` + strconv.FormatInt(mode&0o7777, 8) + ` -- "$p.devk-tmp"; mv -f -- "$p.devk-tmp" "$p"`
+	return []string{"sh", "-c", script, "sh", path}
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +80,54 @@ func TestOutput(t *testing.T) {
 				t.Errorf("err = %v, want an ExitError with stderr %q", err, tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestCopyToArgv runs the copy command on this machine: a path with shell syntax in it is
+// a file name, nothing runs, and a folder is refused with nothing left behind.
+func TestCopyToArgv(t *testing.T) {
+	dir := t.TempDir()
+	canary := filepath.Join(dir, "pwned")
+	tests := []struct {
+		name string
+		path string
+	}{
+		{"plain", filepath.Join(dir, "a", "b.txt")},
+		{"command substitution", filepath.Join(dir, "x$(touch "+canary+")")},
+		{"backticks and quotes", filepath.Join(dir, "y`touch "+canary+"`'\"")},
+		{"leading dash", filepath.Join(dir, "-n")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			argv := CopyToArgv(tt.path, 0o640)
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Stdin = strings.NewReader("content")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if got, err := os.ReadFile(tt.path); err != nil || string(got) != "content" {
+				t.Errorf("file %q: %q, %v", tt.path, got, err)
+			}
+			if st, err := os.Stat(tt.path); err == nil && st.Mode().Perm() != 0o640 {
+				t.Errorf("mode %o, want 640", st.Mode().Perm())
+			}
+			if _, err := os.Stat(canary); err == nil {
+				t.Fatal("the path ran as a command")
+			}
+		})
+	}
+	folder := filepath.Join(dir, "folder")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	argv := CopyToArgv(folder, 0o644)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader("content")
+	var exit *exec.ExitError
+	if err := cmd.Run(); !errors.As(err, &exit) || exit.ExitCode() != 21 {
+		t.Errorf("copy onto a folder: %v, want exit 21", err)
+	}
+	if entries, _ := os.ReadDir(folder); len(entries) != 0 {
+		t.Errorf("copy onto a folder left %v", entries)
 	}
 }

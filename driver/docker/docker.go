@@ -34,6 +34,9 @@ const (
 	// LabelProfile marks every object devk creates with the profile it belongs to.
 	LabelProfile = "dev.devk.profile"
 	labelManaged = "dev.devk.managed"
+	// LabelHome names the devk home (its ID) that created an object, so two DEVK_HOMEs on
+	// one engine never act on each other's nodes.
+	LabelHome = "dev.devk.home"
 )
 
 // Driver implements driver.Driver with a Docker engine.
@@ -45,17 +48,40 @@ type Driver struct {
 	engineID string
 	// stateDir is where the driver remembers engine facts between runs ("" = nowhere).
 	stateDir string
+	// homeID is the ID of the devk home this driver acts for (see LabelHome).
+	homeID string
 }
 
 // New connects to the engine named by the environment (DOCKER_HOST and friends), the
 // way the docker CLI does. stateDir, if not empty, is where the driver remembers what
-// it learnt about an engine (that it refuses --privileged) between runs.
-func New(stateDir string) (*Driver, error) {
+// it learnt about an engine (that it refuses --privileged) between runs. homeID labels
+// what this driver creates, and it acts only on objects that carry it.
+func New(stateDir, homeID string) (*Driver, error) {
 	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return &Driver{api: api, stateDir: stateDir}, nil
+	return &Driver{api: api, stateDir: stateDir, homeID: homeID}, nil
+}
+
+// owned tells whether labels mark an object this home created for profile. Nodes made
+// before devk labelled its home carry no home label; they are still the profile's.
+func (d *Driver) owned(labels map[string]string, profile string) bool {
+	if labels[labelManaged] != "true" || labels[LabelProfile] != profile {
+		return false
+	}
+	home, ok := labels[LabelHome]
+	return !ok || home == d.homeID
+}
+
+// foreign explains an object with a node's name that devk did not create here.
+func foreign(kind, name string, labels map[string]string) error {
+	owner := "no devk labels"
+	if labels[labelManaged] == "true" {
+		owner = fmt.Sprintf("devk profile %q of another DEVK_HOME", labels[LabelProfile])
+	}
+	return fmt.Errorf("%w: %s %s exists and was not created by this devk for profile %s (%s); devk leaves it alone: rename or remove it yourself, or use another profile name",
+		driver.ErrForeign, kind, name, name, owner)
 }
 
 // privilegedRefusedMark is the file that says this engine refuses --privileged: trying
@@ -101,11 +127,15 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	if err != nil {
 		return nil, err
 	}
-	labels := map[string]string{labelManaged: "true", LabelProfile: spec.Profile}
+	labels := map[string]string{labelManaged: "true", LabelProfile: spec.Profile, LabelHome: d.homeID}
 	for k, v := range spec.Labels {
 		labels[k] = v
 	}
 	varVolume := spec.Name + "-var"
+	// Creating a volume that exists returns it: someone else's would become the node's /var.
+	if vol, err := d.api.VolumeInspect(ctx, varVolume); err == nil && !d.owned(vol.Labels, spec.Profile) {
+		return nil, foreign("volume", varVolume, vol.Labels)
+	}
 	if _, err := d.api.VolumeCreate(ctx, volume.CreateOptions{Name: varVolume, Labels: labels}); err != nil {
 		return nil, fmt.Errorf("create volume %s: %w", varVolume, err)
 	}
@@ -142,7 +172,13 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 			return nil, err
 		}
 	}
-	if err := d.createAndStart(ctx, spec.Name, cfg, host, netCfg, seed); err != nil {
+	err = d.createAndStart(ctx, spec.Name, cfg, host, netCfg, seed)
+	if errdefs.IsConflict(err) && d.removeUnstarted(ctx, spec.Name, spec.Profile) {
+		// A start killed in its first second can leave the engine to finish creating the
+		// container after the next start found none: that leftover never ran.
+		err = d.createAndStart(ctx, spec.Name, cfg, host, netCfg, seed)
+	}
+	if err != nil {
 		if !privilegedRefused(err) {
 			return nil, err
 		}
@@ -164,7 +200,7 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 func (d *Driver) createAndStart(ctx context.Context, name string, cfg *container.Config, host *container.HostConfig, netCfg *network.NetworkingConfig, seed []byte) error {
 	if _, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, name); err != nil {
 		if errdefs.IsConflict(err) {
-			return fmt.Errorf("a container named %s already exists; run `devk delete -p %s` or pick another profile: %w", name, name, err)
+			return errdefs.Conflict(fmt.Errorf("a container named %s already exists; run `devk delete -p %s` or pick another profile: %w", name, name, err))
 		}
 		return fmt.Errorf("create node container %s: %w", name, err)
 	}
@@ -177,6 +213,16 @@ func (d *Driver) createAndStart(ctx context.Context, name string, cfg *container
 		return fmt.Errorf("start node container %s: %w", name, err)
 	}
 	return nil
+}
+
+// removeUnstarted removes this profile's container if it was created and never started,
+// and reports whether it did.
+func (d *Driver) removeUnstarted(ctx context.Context, name, profile string) bool {
+	info, err := d.api.ContainerInspect(ctx, name)
+	if err != nil || info.Config == nil || !d.owned(info.Config.Labels, profile) || info.State == nil || info.State.Status != "created" {
+		return false
+	}
+	return d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}) == nil
 }
 
 func privilegedRefused(err error) bool {
@@ -285,6 +331,9 @@ func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("inspect docker network %s: %w", NetworkName, err)
 	}
+	if nw.Labels[labelManaged] != "true" {
+		return "", fmt.Errorf("%w: docker network %s exists and was not created by devk; remove or rename it (`docker network rm %s`)", driver.ErrForeign, NetworkName, NetworkName)
+	}
 	if len(nw.IPAM.Config) == 0 {
 		return "", fmt.Errorf("docker network %s has no subnet; remove it with `docker network rm %s`", NetworkName, NetworkName)
 	}
@@ -333,6 +382,7 @@ func (d *Driver) Node(ctx context.Context, name string) (driver.Node, error) {
 	return &Node{api: d.api, name: name}, nil
 }
 
+// inspect returns the node container, refusing one this home did not create.
 func (d *Driver) inspect(ctx context.Context, name string) (container.InspectResponse, error) {
 	info, err := d.api.ContainerInspect(ctx, name)
 	if errdefs.IsNotFound(err) {
@@ -341,10 +391,20 @@ func (d *Driver) inspect(ctx context.Context, name string) (container.InspectRes
 	if err != nil {
 		return info, fmt.Errorf("inspect container %s: %w", name, err)
 	}
+	var labels map[string]string
+	if info.Config != nil {
+		labels = info.Config.Labels
+	}
+	if !d.owned(labels, name) {
+		return info, foreign("container", name, labels)
+	}
 	return info, nil
 }
 
 func (d *Driver) Start(ctx context.Context, name string) error {
+	if _, err := d.inspect(ctx, name); err != nil {
+		return err
+	}
 	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		if errdefs.IsNotFound(err) {
 			return fmt.Errorf("container %s: %w", name, driver.ErrNotFound)
@@ -355,6 +415,9 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 }
 
 func (d *Driver) Stop(ctx context.Context, name string) error {
+	if _, err := d.inspect(ctx, name); err != nil {
+		return err
+	}
 	timeout := 10
 	if err := d.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout}); err != nil {
 		if errdefs.IsNotFound(err) {
@@ -366,6 +429,9 @@ func (d *Driver) Stop(ctx context.Context, name string) error {
 }
 
 func (d *Driver) Pause(ctx context.Context, name string) error {
+	if _, err := d.inspect(ctx, name); err != nil {
+		return err
+	}
 	if err := d.api.ContainerPause(ctx, name); err != nil {
 		return fmt.Errorf("pause container %s: %w", name, err)
 	}
@@ -373,23 +439,38 @@ func (d *Driver) Pause(ctx context.Context, name string) error {
 }
 
 func (d *Driver) Unpause(ctx context.Context, name string) error {
+	if _, err := d.inspect(ctx, name); err != nil {
+		return err
+	}
 	if err := d.api.ContainerUnpause(ctx, name); err != nil {
 		return fmt.Errorf("unpause container %s: %w", name, err)
 	}
 	return nil
 }
 
+// Delete removes the node container and its volume, and the shared network with the last
+// node; objects with those names that this home did not create are left alone.
 func (d *Driver) Delete(ctx context.Context, name string) error {
+	if _, err := d.inspect(ctx, name); err != nil && !errors.Is(err, driver.ErrNotFound) {
+		return err
+	}
 	err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
 	}
-	if err := d.api.VolumeRemove(ctx, name+"-var", true); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove volume %s-var: %w", name, err)
+	if vol, err := d.api.VolumeInspect(ctx, name+"-var"); err == nil {
+		if !d.owned(vol.Labels, name) {
+			return foreign("volume", name+"-var", vol.Labels)
+		}
+		if err := d.api.VolumeRemove(ctx, name+"-var", true); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove volume %s-var: %w", name, err)
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("inspect volume %s-var: %w", name, err)
 	}
-	// The shared network goes with the last node.
+	// The shared network goes with the last node, if devk made it.
 	left, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelManaged+"=true"))})
-	if err == nil && len(left) == 0 {
+	if nw, nerr := d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{}); nerr == nil && nw.Labels[labelManaged] == "true" && err == nil && len(left) == 0 {
 		if err := d.api.NetworkRemove(ctx, NetworkName); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove docker network %s: %w", NetworkName, err)
 		}
@@ -512,8 +593,7 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 // CopyTo streams content through `cat` rather than the archive API: the archive API
 // writes beneath tmpfs mounts such as /run instead of into them.
 func (n *Node) CopyTo(ctx context.Context, content io.Reader, _ int64, path string, mode int64) error {
-	script := fmt.Sprintf(`set -e; mkdir -p "$(dirname %[1]q)"; cat > %[1]q.devk-tmp; chmod %[2]o %[1]q.devk-tmp; mv -f %[1]q.devk-tmp %[1]q`, path, mode)
-	if err := n.Exec(ctx, []string{"sh", "-c", script}, driver.ExecOptions{Stdin: content}); err != nil {
+	if err := n.Exec(ctx, driver.CopyToArgv(path, mode), driver.ExecOptions{Stdin: content}); err != nil {
 		return fmt.Errorf("copy to %s:%s: %w", n.name, path, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
@@ -225,5 +226,34 @@ func TestLimitedBuffer(t *testing.T) {
 	}
 	if got := buf.String(); got != "abcdefgh" {
 		t.Errorf("kept %q, want the first 8 bytes", got)
+	}
+}
+
+// TestOwned: devk acts only on objects it labelled for the profile in this home.
+func TestOwned(t *testing.T) {
+	d := &Driver{homeID: "home-a"}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"this home's node", map[string]string{labelManaged: "true", LabelProfile: "dev", LabelHome: "home-a"}, true},
+		{"a node from before home labels", map[string]string{labelManaged: "true", LabelProfile: "dev"}, true},
+		{"another home's node", map[string]string{labelManaged: "true", LabelProfile: "dev", LabelHome: "home-b"}, false},
+		{"another profile's node", map[string]string{labelManaged: "true", LabelProfile: "prod", LabelHome: "home-a"}, false},
+		{"someone else's container", map[string]string{"owner": "someone-else"}, false},
+		{"no labels at all", nil, false},
+		{"a profile label alone", map[string]string{LabelProfile: "dev"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := d.owned(tt.labels, "dev"); got != tt.want {
+				t.Errorf("owned = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	err := foreign("container", "dev", map[string]string{labelManaged: "true", LabelProfile: "dev", LabelHome: "home-b"})
+	if !errors.Is(err, driver.ErrForeign) || !strings.Contains(err.Error(), "another DEVK_HOME") {
+		t.Errorf("foreign() = %v", err)
 	}
 }

@@ -129,8 +129,7 @@ func (n *Node) Exec(ctx context.Context, argv []string, opts driver.ExecOptions)
 }
 
 func (n *Node) CopyTo(ctx context.Context, content io.Reader, _ int64, path string, mode int64) error {
-	script := fmt.Sprintf(`set -e; mkdir -p "$(dirname %[1]q)"; cat > %[1]q.devk-tmp; chmod %[2]o %[1]q.devk-tmp; mv -f %[1]q.devk-tmp %[1]q`, path, mode)
-	if err := n.Exec(ctx, []string{"sh", "-c", script}, driver.ExecOptions{Stdin: content}); err != nil {
+	if err := n.Exec(ctx, driver.CopyToArgv(path, mode), driver.ExecOptions{Stdin: content}); err != nil {
 		return fmt.Errorf("copy to %s:%s: %w", n.m.Name, path, err)
 	}
 	return nil
