@@ -110,25 +110,38 @@ func TestCheckPortsFree(t *testing.T) {
 	}
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
-	free := freePort(t)
+	u, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	busyUDP := u.LocalAddr().(*net.UDPAddr).Port
+	free, free2 := freePort(t), freePort(t)
 	tests := []struct {
-		name string
-		opts StartOptions
-		ok   bool
+		name    string
+		opts    StartOptions
+		wantErr string // "" means accepted
 	}{
-		{"nothing asked", StartOptions{}, true},
-		{"free ports", StartOptions{APIServerPort: free, Ports: []driver.PortMapping{{HostPort: 0, NodePort: 80}}}, true},
-		{"busy apiserver port", StartOptions{APIServerPort: busy}, false},
-		{"busy extra port", StartOptions{Ports: []driver.PortMapping{{HostPort: busy, NodePort: 80, Protocol: "tcp"}}}, false},
-		{"udp is not checked", StartOptions{Ports: []driver.PortMapping{{HostPort: busy, NodePort: 53, Protocol: "udp"}}}, true},
+		{"nothing asked", StartOptions{}, ""},
+		{"free ports", StartOptions{APIServerPort: free, Ports: []driver.PortMapping{{HostPort: 0, NodePort: 80}}}, ""},
+		{"busy apiserver port", StartOptions{APIServerPort: busy}, fmt.Sprintf("%d/tcp on 127.0.0.1 is already in use", busy)},
+		{"busy extra port", StartOptions{Ports: []driver.PortMapping{{HostPort: busy, NodePort: 80, Protocol: "tcp"}}}, fmt.Sprintf("%d/tcp", busy)},
+		{"busy udp port", StartOptions{Ports: []driver.PortMapping{{HostPort: busyUDP, NodePort: 53, Protocol: "udp"}}}, fmt.Sprintf("%d/udp", busyUDP)},
+		{"a busy tcp port is free for udp", StartOptions{Ports: []driver.PortMapping{{HostPort: busy, NodePort: 53, Protocol: "udp"}}}, ""},
+		{"one host port twice", StartOptions{Ports: []driver.PortMapping{{HostPort: free, NodePort: 30080}, {HostPort: free, NodePort: 30081}}}, fmt.Sprintf("%d/tcp is asked for twice", free)},
+		{"apiserver port also in --ports", StartOptions{APIServerPort: free, Ports: []driver.PortMapping{{HostPort: free, NodePort: 30080}}}, "asked for twice"},
+		{"same port, tcp and udp", StartOptions{Ports: []driver.PortMapping{{HostPort: free2, NodePort: 53}, {HostPort: free2, NodePort: 53, Protocol: "udp"}}}, ""},
 	}
 	for _, tt := range tests {
 		err := checkPortsFree(tt.opts)
-		if tt.ok != (err == nil) {
-			t.Errorf("%s: checkPortsFree = %v, want ok=%v", tt.name, err, tt.ok)
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: checkPortsFree = %v, want nil", tt.name, err)
+			}
+			continue
 		}
-		if err != nil && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprint(busy))) {
-			t.Errorf("%s: error %q should be ErrInvalid naming port %d", tt.name, err, busy)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: checkPortsFree = %v, want ErrInvalid containing %q", tt.name, err, tt.wantErr)
 		}
 	}
 }

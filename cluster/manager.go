@@ -339,17 +339,41 @@ func withDefaults(o StartOptions) StartOptions {
 
 // checkPortsFree rejects host ports something already listens on, before anything is created.
 func checkPortsFree(o StartOptions) error {
-	var taken []string
+	var taken, twice []string
+	seen := map[string]bool{}
 	for _, p := range append([]driver.PortMapping{{HostPort: o.APIServerPort}}, o.Ports...) {
-		if p.HostPort == 0 || p.Protocol == "udp" {
+		if p.HostPort == 0 {
 			continue
 		}
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.HostPort))
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		key := fmt.Sprintf("%d/%s", p.HostPort, proto)
+		if seen[key] {
+			twice = append(twice, key)
+			continue
+		}
+		seen[key] = true
+		addr := fmt.Sprintf("127.0.0.1:%d", p.HostPort)
+		if proto == "udp" {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				taken = append(taken, key)
+				continue
+			}
+			c.Close()
+			continue
+		}
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			taken = append(taken, fmt.Sprint(p.HostPort))
+			taken = append(taken, key)
 			continue
 		}
 		l.Close()
+	}
+	if len(twice) > 0 {
+		return fmt.Errorf("%w: host port %s is asked for twice (--apiserver-port and --ports share the host's ports); give each mapping its own host port", ErrInvalid, strings.Join(twice, ", "))
 	}
 	if len(taken) > 0 {
 		return fmt.Errorf("%w: host port %s on 127.0.0.1 is already in use; pick another port or stop what uses it", ErrInvalid, strings.Join(taken, ", "))
