@@ -44,7 +44,10 @@ func TestCommands(t *testing.T) {
 	home := t.TempDir()
 	env := NewEnv(t, devkBin, "e2e-cmd")
 	env.Extra = append(env.Extra, "DEVK_HOME="+home)
-	env.Devk(ctx, "delete") // leftovers of an interrupted earlier run
+	// Leftovers of an interrupted earlier run belong to that run's home, which devk (rightly)
+	// refuses to touch from this one.
+	_, _ = Docker(ctx, "rm", "-f", "-v", env.Profile)
+	_, _ = Docker(ctx, "volume", "rm", "-f", env.Profile+"-var")
 	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
 
 	// Every source of a start flag at once: the flag wins over DEVK_<FLAG>, which wins

@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestFaults does what an adversarial user does and checks devk's answer: the exit code,
+// one line naming the problem, nothing foreign touched, nothing of the user's lost. The
+// cases that need no cluster run first; then one cluster for the rest. DEVK_FAULTS_FULL=1
+// (make test-faults) adds the slow ones.
+func TestFaults(t *testing.T) {
+	requireE2E(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	nodeImage := strings.TrimSpace(NewEnv(t, devkBin, "e2e-fault").MustDevk(ctx, "node-image").Stdout)
+
+	t.Run("a container devk did not create is never started or removed", func(t *testing.T) {
+		env := NewEnv(t, devkBin, "e2e-victim")
+		mustDocker(ctx, t, "rm", "-f", env.Profile)
+		mustDocker(ctx, t, "create", "--name", env.Profile, "--label", "owner=someone-else", nodeImage, "sleep", "1")
+		t.Cleanup(func() { _, _ = Docker(context.Background(), "rm", "-f", env.Profile) })
+		for _, args := range [][]string{{"delete"}, {"start"}} {
+			r := env.Devk(ctx, args...)
+			expectLine(t, r, 20, "NODE_NOT_OURS")
+			if out, _ := Docker(ctx, "inspect", "-f", "{{.State.Status}} {{index .Config.Labels \"owner\"}}", env.Profile); out != "created someone-else" {
+				t.Fatalf("after devk %s the foreign container is %q, want untouched (created someone-else)", args[0], out)
+			}
+		}
+		if r := env.Devk(ctx, "status"); r.Code != 3 {
+			t.Errorf("a refused start left a profile behind (status exit %d)", r.Code)
+		}
+	})
+
+	t.Run("another devk home's node is left alone", func(t *testing.T) {
+		env := NewEnv(t, devkBin, "e2e-otherhome")
+		env.Extra = append(env.Extra, "DEVK_HOME="+t.TempDir())
+		mustDocker(ctx, t, "rm", "-f", env.Profile)
+		mustDocker(ctx, t, "create", "--name", env.Profile, "--label", "dev.devk.managed=true",
+			"--label", "dev.devk.profile="+env.Profile, "--label", "dev.devk.home=another-home", nodeImage, "sleep", "1")
+		t.Cleanup(func() { _, _ = Docker(context.Background(), "rm", "-f", env.Profile) })
+		r := env.Devk(ctx, "delete")
+		expectLine(t, r, 20, "another DEVK_HOME")
+		if _, err := Docker(ctx, "inspect", env.Profile); err != nil {
+			t.Fatal("devk deleted another home's node")
+		}
+	})
+
+	t.Run("a foreign volume with the node's volume name is not mounted or removed", func(t *testing.T) {
+		env := NewEnv(t, devkBin, "e2e-volvictim")
+		env.Extra = append(env.Extra, "DEVK_HOME="+t.TempDir())
+		vol := env.Profile + "-var"
+		_, _ = Docker(ctx, "volume", "rm", "-f", vol)
+		mustDocker(ctx, t, "volume", "create", "--label", "owner=someone-else", vol)
+		t.Cleanup(func() { _, _ = Docker(context.Background(), "volume", "rm", "-f", vol) })
+		expectLine(t, env.Devk(ctx, "start"), 20, "volume "+vol)
+		if out, _ := Docker(ctx, "ps", "-aq", "--filter", "name=^/"+env.Profile+"$"); out != "" {
+			t.Error("a node container was created on a foreign volume")
+		}
+		expectLine(t, env.Devk(ctx, "delete"), 20, "NODE_NOT_OURS")
+		if out, _ := Docker(ctx, "volume", "inspect", "-f", "{{index .Labels \"owner\"}}", vol); out != "someone-else" {
+			t.Errorf("foreign volume changed or removed: %q", out)
+		}
+	})
+
+	t.Run("host ports are checked before anything is created", func(t *testing.T) {
+		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer udp.Close()
+		busyUDP := udp.LocalAddr().(*net.UDPAddr).Port
+		p := strconv.Itoa(freeHostPort(t))
+		cases := []struct {
+			name, want string
+			args       []string
+		}{
+			{"one host port twice", "asked for twice", []string{"--ports", p + ":30080," + p + ":30081"}},
+			{"API server port also in --ports", "asked for twice", []string{"--apiserver-port", p, "--ports", p + ":30080"}},
+			{"UDP port in use", fmt.Sprintf("%d/udp", busyUDP), []string{"--ports", fmt.Sprintf("%d:30053/udp", busyUDP)}},
+		}
+		for _, c := range cases {
+			env := NewEnv(t, devkBin, "e2e-ports")
+			expectLine(t, env.Devk(ctx, append([]string{"start"}, c.args...)...), 2, c.want)
+			if out, _ := Docker(ctx, "ps", "-aq", "--filter", "name=^/"+env.Profile+"$"); out != "" {
+				t.Errorf("%s: a container was created", c.name)
+			}
+			if r := env.Devk(ctx, "status"); r.Code != 3 {
+				t.Errorf("%s: a profile was saved (status exit %d)", c.name, r.Code)
+			}
+		}
+	})
+
+	env := NewEnv(t, devkBin, "e2e-fault")
+	env.Devk(ctx, "delete")
+	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
+
+	t.Run("a start killed in its first second is recovered by the next", func(t *testing.T) {
+		// The second kill lands on what the first left.
+		for _, after := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond} {
+			cmd := exec.CommandContext(ctx, env.Bin, "-p", env.Profile, "start")
+			cmd.Env = append(append(os.Environ(), "KUBECONFIG="+env.Kubeconfig), env.Extra...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(after)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+		}
+		r := env.MustDevk(ctx, "start")
+		t.Logf("start after two killed starts took %s", r.Duration.Round(time.Millisecond))
+		if err := NodeReady(ctx, env.Client(), env.Profile); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("cp: a node path is data, onto a folder means into it, a folder is refused", func(t *testing.T) {
+		src := filepath.Join(t.TempDir(), "app.conf")
+		if err := os.WriteFile(src, []byte("conf\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env.MustDevk(ctx, "ssh", "--", "rm", "-rf", "/tmp/pwned", "/opt/cp")
+		env.MustDevk(ctx, "ssh", "--", "mkdir", "-p", "/opt/cp/dir")
+		env.MustDevk(ctx, "cp", src, "/opt/cp/x$(touch /tmp/pwned)")
+		if r := env.Devk(ctx, "ssh", "--", "test", "-e", "/tmp/pwned"); r.Code == 0 {
+			t.Error("the node path ran as a shell command")
+		}
+		if r := env.Devk(ctx, "ssh", "--", "cat", "/opt/cp/x$(touch /tmp/pwned)"); strings.TrimSpace(r.Stdout) != "conf" {
+			t.Errorf("file with a shell-like name: %q", r.Stdout)
+		}
+		env.MustDevk(ctx, "cp", src, "/opt/cp/dir")
+		if r := env.MustDevk(ctx, "ssh", "--", "ls", "-A", "/opt/cp/dir"); strings.TrimSpace(r.Stdout) != "app.conf" {
+			t.Errorf("cp onto a folder left %q in it, want app.conf", r.Stdout)
+		}
+		expectLine(t, env.Devk(ctx, "cp", t.TempDir(), "/opt/cp/folder"), 2, "is a folder")
+		if r := env.Devk(ctx, "ssh", "--", "test", "-e", "/opt/cp/folder"); r.Code == 0 {
+			t.Error("copying a folder left something behind")
+		}
+	})
+
+	t.Run("a node removed behind devk's back is recreated with its objects", func(t *testing.T) {
+		cs := env.Client()
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "fault-survivor"}, Data: map[string]string{"k": "v"}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		mustDocker(ctx, t, "rm", "-f", env.Profile) // the /var volume stays, as with `docker rm`
+		if r := env.Devk(ctx, "status"); r.Code == 0 {
+			t.Errorf("status of a removed node exits 0:\n%s", r.Stdout)
+		}
+		r := env.MustDevk(ctx, "start")
+		t.Logf("start of a removed node took %s", r.Duration.Round(time.Millisecond))
+		got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "fault-survivor", metav1.GetOptions{})
+		if err != nil || got.Data["k"] != "v" {
+			t.Fatalf("ConfigMap lost with the node container: %v", err)
+		}
+	})
+}
+
+func mustDocker(ctx context.Context, t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := Docker(ctx, args...); err != nil && !(args[0] == "rm" && strings.Contains(out, "No such container")) {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+// expectLine checks an exit code and devk's one error line.
+func expectLine(t *testing.T, r Result, code int, contains string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+	last := lines[len(lines)-1]
+	if r.Code != code || !strings.HasPrefix(last, "devk: ") || !strings.Contains(last, contains) {
+		t.Fatalf("exit %d, want %d with a line containing %q; stderr:\n%s", r.Code, code, contains, r.Stderr)
+	}
+}
