@@ -14,7 +14,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // TestFaults does what an adversarial user does and checks devk's answer: the exit code,
@@ -167,6 +169,36 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("ConfigMap lost with the node container: %v", err)
 		}
 	})
+
+	t.Run("repeated stop and start keep a volume's bytes", func(t *testing.T) {
+		if os.Getenv("DEVK_FAULTS_FULL") != "1" {
+			t.Skip("slow: make test-faults runs it")
+		}
+		cs := env.Client()
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "fault-blob"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")}},
+			},
+		}
+		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		written, err := runClaimPod(ctx, cs, "fault-write", "fault-blob",
+			"head -c 20971520 /dev/urandom > /data/blob && sync && sha256sum /data/blob")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, written)
+		}
+		for i := 1; i <= 3; i++ {
+			env.MustDevk(ctx, "stop")
+			r := env.MustDevk(ctx, "start")
+			read, err := runClaimPod(ctx, cs, fmt.Sprintf("fault-read-%d", i), "fault-blob", "sha256sum /data/blob")
+			if err != nil || read != written {
+				t.Fatalf("cycle %d (start %s): blob %q, want %q (%v)", i, r.Duration.Round(time.Millisecond), read, written, err)
+			}
+		}
+	})
 }
 
 func mustDocker(ctx context.Context, t *testing.T, args ...string) {
@@ -184,4 +216,33 @@ func expectLine(t *testing.T, r Result, code int, contains string) {
 	if r.Code != code || !strings.HasPrefix(last, "devk: ") || !strings.Contains(last, contains) {
 		t.Fatalf("exit %d, want %d with a line containing %q; stderr:\n%s", r.Code, code, contains, r.Stderr)
 	}
+}
+
+// runClaimPod runs script in a busybox pod with the claim mounted at /data.
+func runClaimPod(ctx context.Context, cs kubernetes.Interface, name, claim, script string) (string, error) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "main", Image: "busybox:1.37", Command: []string{"sh", "-c", script},
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return "", err
+	}
+	err := Eventually(ctx, 3*time.Minute, func() error {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.Status.Phase != corev1.PodSucceeded {
+			return fmt.Errorf("pod %s is %s", name, p.Status.Phase)
+		}
+		return nil
+	})
+	logs, _ := cs.CoreV1().Pods("default").GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	return strings.TrimSpace(string(logs)), err
 }
