@@ -19,6 +19,7 @@ import (
 	"github.com/devk-dev/devk/addons"
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/dashboard"
+	"github.com/devk-dev/devk/dashboard/tokenauth"
 )
 
 func (a *app) dashboardCmd() *cobra.Command {
@@ -34,7 +35,9 @@ func (a *app) dashboardCmd() *cobra.Command {
 The first run enables the dashboard addon (its image is built from the source devk
 carries, a minute or two, then cached). The local server reaches the dashboard through
 the API server's service proxy with your kubeconfig's credentials; it answers only on
-127.0.0.1.`,
+127.0.0.1, and only to requests with a token made for this launch: it is in the URL devk
+opens or prints (the page then keeps it in a cookie), so other users of the machine
+cannot use your credentials through it. Scripts may send "Authorization: Bearer TOKEN".`,
 		Example: `  devk dashboard
   devk dashboard --url
   devk dashboard --url --port 8001 -p dev2`,
@@ -67,7 +70,15 @@ the API server's service proxy with your kubeconfig's credentials; it answers on
 			}
 			bound := ln.Addr().(*net.TCPAddr).Port
 			hostPort := "127.0.0.1:" + strconv.Itoa(bound)
-			handler, err := dashboard.NewProxy(cfg, []string{hostPort, "localhost:" + strconv.Itoa(bound)})
+			proxy, err := dashboard.NewProxy(cfg, []string{hostPort, "localhost:" + strconv.Itoa(bound)})
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			// 127.0.0.1 is open to every user of the machine: the token keeps them from
+			// reaching the cluster with this user's credentials.
+			token := tokenauth.NewToken()
+			handler, err := tokenauth.Require(proxy, token, bound)
 			if err != nil {
 				ln.Close()
 				return err
@@ -75,7 +86,7 @@ the API server's service proxy with your kubeconfig's credentials; it answers on
 			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }()
-			url := "http://" + hostPort + "/"
+			url := "http://" + hostPort + "/?" + tokenauth.Param + "=" + token // the token needs no escaping
 			if printURL {
 				fmt.Fprintln(a.stdout, url)
 				fmt.Fprintln(a.stderr, "Serving the dashboard; press Ctrl-C to stop.")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,11 @@ import (
 // Deployment, the scale action changes its replica count (checked with client-go) and
 // the list follows without a reload, logs stream, secret values stay hidden until
 // revealed, the overview shows usage once metrics-server runs, a pod can be deleted,
-// and the dashboard's ServiceAccount may do nothing more. The first run builds the
-// dashboard's image (a minute or more); later runs use the image cache.
+// and the dashboard's ServiceAccount may do nothing more. The local server answers only
+// with the token of the printed URL: the browser opens that URL once (the token becomes
+// a cookie), HTTP calls send it as a bearer token, and calls without it get 401. The
+// first run builds the dashboard's image (a minute or more); later runs use the image
+// cache.
 //
 // Screenshots of the main views go to $DEVK_E2E_SCREENSHOTS when it is set (the README's
 // come from DEVK_E2E_SCREENSHOTS=$PWD/docs/screenshots), else to a temporary folder.
@@ -58,9 +62,11 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	url := dashServe(t, ctx, env)
-	if !strings.HasPrefix(url, "http://127.0.0.1:") {
-		t.Fatalf("devk dashboard --url printed %q, want a URL on 127.0.0.1", url)
+	printed := dashServe(t, ctx, env)
+	// url is the dashboard without the token, as the browser shows it once signed in.
+	url, token, ok := strings.Cut(printed, "?token=")
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.HasSuffix(url, "/") || !ok || len(token) < 16 || strings.ContainsAny(token, "&#") {
+		t.Fatalf("devk dashboard --url printed %q, want http://127.0.0.1:PORT/?token=TOKEN", printed)
 	}
 	shots := os.Getenv("DEVK_E2E_SCREENSHOTS")
 	if shots == "" {
@@ -70,10 +76,68 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := dashBrowser(t, ctx, chromium)
+	// The printed URL signs the browser in: the token becomes a cookie and leaves the
+	// address bar; every later navigation uses url, without the token.
+	b.do(t, chromedp.Navigate(printed))
+	if got := b.evalString(t, `location.origin + location.pathname + location.search`); got != url {
+		t.Fatalf("the printed URL led to %s, want %s (the token dropped)", got, url)
+	}
+	// The page's own calls carry the cookie: it names the node once the API answers.
+	b.waitJS(t, time.Minute, `document.querySelector('#cluster')?.textContent.length > 0`)
+	if got := b.evalString(t, `document.cookie`); got != "" {
+		t.Errorf("the page's scripts see cookies %q, want none (HttpOnly)", got)
+	}
+
+	t.Run("without the token the local server refuses", func(t *testing.T) {
+		reveal := url + "api/secret?namespace=default&name=db-creds&key=password"
+		tests := []struct{ name, url, auth string }{
+			{"no credential", reveal, ""},
+			{"no credential, a watch stream", url + "api/watch?kinds=pods", ""},
+			{"a wrong token in the query", reveal + "&token=" + strings.Repeat("A", len(token)), ""},
+			{"a wrong bearer token", reveal, "Bearer " + strings.Repeat("A", len(token))},
+		}
+		for _, tt := range tests {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tt.url, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "s3cret") {
+				t.Errorf("%s: status %d, want 401\n%s", tt.name, resp.StatusCode, body)
+			}
+		}
+		// The same call with the token, as a script sends it, is served.
+		if body, err := dashGet(ctx, reveal, token); err != nil || !strings.Contains(body, "s3cret-value") {
+			t.Errorf("with the bearer token (%v):\n%s", err, body)
+		}
+	})
+
+	t.Run("the printed URL signs in a client with a cookie jar", func(t *testing.T) {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		for _, u := range []string{printed, url + "api/resources"} {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.Request.URL.RawQuery != "" {
+				t.Errorf("GET %s: status %d at %s, want 200 without the token", u, resp.StatusCode, resp.Request.URL)
+			}
+		}
+	})
 
 	t.Run("the local server answers only as 127.0.0.1", func(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"api/resources", nil)
 		req.Host = "attacker.example"
+		// With the token, so what refuses is the Host check.
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +213,7 @@ func TestDashboard(t *testing.T) {
 		if text := b.evalString(t, `document.querySelector('tr[data-key="user"]').textContent`); strings.Contains(text, "app") {
 			t.Errorf("revealing one key showed another: %q", text)
 		}
-		yaml, err := dashGet(ctx, url+"api/yaml?kind=secrets&namespace=default&name=db-creds")
+		yaml, err := dashGet(ctx, url+"api/yaml?kind=secrets&namespace=default&name=db-creds", token)
 		if err != nil || strings.Contains(yaml, "s3cret") || !strings.Contains(yaml, "hidden") {
 			t.Errorf("secret YAML hides nothing (%v):\n%s", err, yaml)
 		}
@@ -328,11 +392,13 @@ func dashServe(t *testing.T, ctx context.Context, env *Env) string {
 	return ""
 }
 
-func dashGet(ctx context.Context, url string) (string, error) {
+// dashGet reads url from the local server, with the launch's token as a script sends it.
+func dashGet(ctx context.Context, url, token string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
