@@ -56,6 +56,9 @@ type Manager struct {
 	Kubeconfig string // the user's kubeconfig path
 	// Addons, when set, are re-applied after CoreDNS on every start.
 	Addons AddonApplier
+	// DriverNamed, when set, gives the driver of a profile that uses another driver than
+	// Driver (profile list shows every profile's own node).
+	DriverNamed func(name string) (driver.Driver, error)
 }
 
 // StartOptions are the user's choices; zero values mean "not given".

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,7 +109,9 @@ type ProfileState struct {
 	MemoryMB          int    `json:"memoryMB"`
 }
 
-// ListProfiles returns every profile with the state of its node.
+// ListProfiles returns every profile with the state of its node, asking each profile's
+// own driver. A profile that cannot be read, or whose node is not devk's, is listed as
+// Error; an engine that cannot be reached fails the listing (its state is unknown).
 func (m *Manager) ListProfiles(ctx context.Context) ([]ProfileState, error) {
 	names, err := m.Home.Profiles()
 	if err != nil {
@@ -118,14 +121,25 @@ func (m *Manager) ListProfiles(ctx context.Context) ([]ProfileState, error) {
 	for _, n := range names {
 		p, err := m.Home.Load(n)
 		if err != nil {
+			out = append(out, ProfileState{Name: n, Status: string(driver.StateError)})
+			continue
+		}
+		row := ProfileState{Name: n, Driver: p.Driver, KubernetesVersion: p.KubernetesVersion,
+			NodeIP: p.NodeIP, APIServerPort: p.APIServerPort, CPUs: p.CPUs, MemoryMB: p.MemoryMB}
+		drv := m.Driver
+		if p.Driver != m.Driver.Name() && m.DriverNamed != nil {
+			if drv, err = m.DriverNamed(p.Driver); err != nil {
+				return nil, err
+			}
+		}
+		st, err := drv.State(ctx, n)
+		if errors.Is(err, driver.ErrForeign) {
+			st = driver.StateError
+		} else if err != nil {
 			return nil, err
 		}
-		st, err := m.Driver.State(ctx, n)
-		if err != nil {
-			st = driver.StateError
-		}
-		out = append(out, ProfileState{Name: n, Driver: p.Driver, Status: string(st), KubernetesVersion: p.KubernetesVersion,
-			NodeIP: p.NodeIP, APIServerPort: p.APIServerPort, CPUs: p.CPUs, MemoryMB: p.MemoryMB})
+		row.Status = string(st)
+		out = append(out, row)
 	}
 	return out, nil
 }

@@ -105,7 +105,6 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// manager wires the docker driver, the node image builder and the user's kubeconfig.
 // manager wires the profile's driver (or --driver for a new one), the node image builder
 // and the user's kubeconfig.
 func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver, error) {
@@ -129,26 +128,32 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 			builder.Log = f
 		}
 	}
-	var drv driver.Driver
-	switch name {
-	case "qemu":
-		drv = &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Accel: a.accel, StateDir: filepath.Join(home.CacheDir(), "qemu"),
-			Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}
+	drv, err := a.newDriver(name, home)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d, ok := drv.(*docker.Driver); ok {
+		builder.Engine = d
+	} else {
 		builder.VM = true
-	default:
-		homeID, err := home.ID()
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := docker.New(filepath.Join(home.CacheDir(), "docker"), homeID)
-		if err != nil {
-			return nil, nil, err
-		}
-		drv, builder.Engine = d, d
 	}
 	return &cluster.Manager{
 		Home: home, Driver: drv, Images: builder, Report: report, Kubeconfig: kubeconfig,
+		DriverNamed: func(name string) (driver.Driver, error) { return a.newDriver(name, home) },
 	}, drv, nil
+}
+
+// newDriver makes the named driver (docker when name is empty) for home.
+func (a *app) newDriver(name string, home cluster.Home) (driver.Driver, error) {
+	if name == "qemu" {
+		return &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Accel: a.accel, StateDir: filepath.Join(home.CacheDir(), "qemu"),
+			Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}, nil
+	}
+	homeID, err := home.ID()
+	if err != nil {
+		return nil, err
+	}
+	return docker.New(filepath.Join(home.CacheDir(), "docker"), homeID)
 }
 
 func validateOutput(output string, allowed ...string) error {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -149,6 +150,37 @@ func TestFaults(t *testing.T) {
 		expectLine(t, env.Devk(ctx, "cp", t.TempDir(), "/opt/cp/folder"), 2, "is a folder")
 		if r := env.Devk(ctx, "ssh", "--", "test", "-e", "/opt/cp/folder"); r.Code == 0 {
 			t.Error("copying a folder left something behind")
+		}
+	})
+
+	t.Run("an engine that is down or hung: every command fails fast with exit 10", func(t *testing.T) {
+		hung := filepath.Join(t.TempDir(), "hung.sock")
+		l, err := net.Listen("unix", hung)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() { // accepts, reads, never answers
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() { _, _ = io.Copy(io.Discard, c) }()
+			}
+		}()
+		for _, host := range []string{"unix://" + filepath.Join(t.TempDir(), "dead.sock"), "unix://" + hung} {
+			broken := withEnv(env, "DOCKER_HOST="+host)
+			for _, args := range [][]string{{"status"}, {"stop"}, {"delete"}, {"ip"}, {"ssh", "--", "true"}, {"image", "ls"}, {"docker-env"}, {"logs"}, {"profile", "list"}} {
+				r := broken.Devk(ctx, args...)
+				expectLine(t, r, 10, "DRIVER_UNAVAILABLE")
+				if r.Duration > 30*time.Second {
+					t.Errorf("devk %s against %s took %s", strings.Join(args, " "), host, r.Duration.Round(time.Second))
+				}
+			}
+		}
+		if r := env.MustDevk(ctx, "status"); !strings.Contains(r.Stdout, "Running") {
+			t.Errorf("the cluster is not running after the engine tests:\n%s", r.Stdout)
 		}
 	})
 

@@ -101,12 +101,32 @@ func (d *Driver) Name() string { return "docker" }
 // ErrEngineUnreachable says the Docker engine is not installed or not running.
 var ErrEngineUnreachable = errors.New("the Docker engine is not reachable")
 
-func (d *Driver) Preflight(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := d.api.Ping(ctx); err != nil {
+// inspectTimeout bounds a container lookup: an engine that accepts connections and never
+// answers would otherwise hang every command.
+const inspectTimeout = 10 * time.Second
+
+// engineError says what failed talking to the engine: unreachable (down, or no answer in
+// time) gets the message start gives; an interrupt stays an interrupt.
+func (d *Driver) engineError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w at %s (%v); start it (for example `dockerd &` or `systemctl start docker`) and retry", ErrEngineUnreachable, d.api.DaemonHost(), err)
 	}
+	return fmt.Errorf("docker engine at %s: %w", d.api.DaemonHost(), err)
+}
+
+func (d *Driver) Preflight(ctx context.Context) error {
+	callCtx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
+	if _, err := d.api.Ping(callCtx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w at %s (%v); start it (for example `dockerd &` or `systemctl start docker`) and retry", ErrEngineUnreachable, d.api.DaemonHost(), err)
+	}
+	ctx = callCtx
 	info, err := d.api.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrEngineUnreachable, err)
@@ -383,13 +403,17 @@ func (d *Driver) Node(ctx context.Context, name string) (driver.Node, error) {
 }
 
 // inspect returns the node container, refusing one this home did not create.
+// Every command looks its node up here first, so this is where an engine that is down or
+// hung is noticed: within inspectTimeout, as ErrEngineUnreachable.
 func (d *Driver) inspect(ctx context.Context, name string) (container.InspectResponse, error) {
-	info, err := d.api.ContainerInspect(ctx, name)
+	callCtx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
+	info, err := d.api.ContainerInspect(callCtx, name)
 	if errdefs.IsNotFound(err) {
 		return info, fmt.Errorf("container %s: %w", name, driver.ErrNotFound)
 	}
 	if err != nil {
-		return info, fmt.Errorf("inspect container %s: %w", name, err)
+		return info, d.engineError(ctx, err)
 	}
 	var labels map[string]string
 	if info.Config != nil {
