@@ -171,7 +171,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	case driver.StateStopped, driver.StateError:
 		err = m.step("Starting stopped node", func() error { return m.Driver.Start(ctx, prof.Name) })
 	case driver.StatePaused:
-		err = m.step("Unpausing node", func() error { return m.Driver.Unpause(ctx, prof.Name) })
+		err = m.step("Unpausing node", func() error { return m.unpause(ctx, prof.Name) })
 	}
 	if err != nil {
 		return nil, err
@@ -213,8 +213,10 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	}
 	// A node that was just created or restarted must post a fresh Ready; a running one
 	// keeps the condition it has (the kubelet re-posts only on change).
+	// A node that was paused keeps its kubelet, which re-posts Ready only when it changes
+	// (or every 5 minutes): what it reports now is what counts.
 	var readySince time.Time
-	if state != driver.StateRunning {
+	if state != driver.StateRunning && state != driver.StatePaused {
 		readySince = time.Now()
 	}
 	// A node that just booted with the configuration it already had starts its enabled

@@ -151,10 +151,19 @@ func (m *Manager) Pause(ctx context.Context, profile string) error {
 		return err
 	}
 	defer unlock()
-	if _, _, err := m.RunningNode(ctx, profile); err != nil {
+	node, _, err := m.RunningNode(ctx, profile)
+	if err != nil {
 		return err
 	}
-	return m.Driver.Pause(ctx, profile)
+	// Workloads first: once the node is paused it runs no commands.
+	if err := setWorkloadFreezer(ctx, node, profile, "FROZEN"); err != nil {
+		return err
+	}
+	if err := m.Driver.Pause(ctx, profile); err != nil {
+		_ = setWorkloadFreezer(ctx, node, profile, "THAWED")
+		return err
+	}
+	return nil
 }
 
 // Unpause thaws a paused node.
@@ -167,7 +176,35 @@ func (m *Manager) Unpause(ctx context.Context, profile string) error {
 	if state != driver.StatePaused {
 		return nil
 	}
-	return m.Driver.Unpause(ctx, profile)
+	return m.unpause(ctx, profile)
+}
+
+// unpause thaws the node, then its workloads (frozen by Pause on a cgroup v1 host).
+func (m *Manager) unpause(ctx context.Context, profile string) error {
+	if err := m.Driver.Unpause(ctx, profile); err != nil {
+		return err
+	}
+	node, err := m.Driver.Node(ctx, profile)
+	if err != nil {
+		return err
+	}
+	return setWorkloadFreezer(ctx, node, profile, "THAWED")
+}
+
+// setWorkloadFreezer freezes or thaws every pod of the node. On a cgroup v1 host the
+// kubelet puts pods under the node's cgroup root in the host's hierarchy, outside the node
+// container's own cgroup, so pausing the container leaves them running. Elsewhere (cgroup
+// v2, a VM) pausing the node is enough and this does nothing.
+func setWorkloadFreezer(ctx context.Context, node driver.Node, profile, state string) error {
+	const script = `[ -e /sys/fs/cgroup/cgroup.controllers ] && exit 0
+f="/sys/fs/cgroup/freezer$1"; [ -d "$f" ] || exit 0
+echo "$2" > "$f/freezer.state"
+for i in $(seq 100); do [ "$(cat "$f/freezer.state")" = "$2" ] && exit 0; sleep 0.05; done
+echo "the workloads' freezer is $(cat "$f/freezer.state"), not $2" >&2; exit 1`
+	if _, err := driver.Output(ctx, node, "sh", "-c", script, "sh", NewNodeParams(profile, "").CgroupRoot, state); err != nil {
+		return fmt.Errorf("set the workloads' freezer to %s: %w", state, err)
+	}
+	return nil
 }
 
 // Kubectl returns the path of a kubectl matching the cluster's version: the node's own

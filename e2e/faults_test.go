@@ -153,6 +153,29 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("pause freezes the workloads; start of a paused node is quick", func(t *testing.T) {
+		// On a cgroup v1 host the pods' cgroups are the host's: read their freezer here.
+		freezer := "/sys/fs/cgroup/freezer/devk-" + env.Profile + "/freezer.state"
+		env.MustDevk(ctx, "pause")
+		if got, err := os.ReadFile(freezer); err == nil && strings.TrimSpace(string(got)) != "FROZEN" {
+			t.Errorf("devk pause left the workloads %s", got)
+		}
+		r := env.MustDevk(ctx, "start")
+		t.Logf("start of a paused node took %s", r.Duration.Round(time.Millisecond))
+		if got, err := os.ReadFile(freezer); err == nil && strings.TrimSpace(string(got)) != "THAWED" {
+			t.Errorf("start left the workloads %s", got)
+		}
+		if r.Duration > time.Minute {
+			t.Errorf("start of a devk-paused node took %s: it must not wait for a fresh heartbeat", r.Duration)
+		}
+		mustDocker(ctx, t, "pause", env.Profile) // behind devk's back
+		r = env.MustDevk(ctx, "start")
+		t.Logf("start of a docker-paused node took %s", r.Duration.Round(time.Millisecond))
+		if r.Duration > time.Minute {
+			t.Errorf("start of a docker-paused node took %s", r.Duration)
+		}
+	})
+
 	t.Run("an engine that is down or hung: every command fails fast with exit 10", func(t *testing.T) {
 		hung := filepath.Join(t.TempDir(), "hung.sock")
 		l, err := net.Listen("unix", hung)
