@@ -154,7 +154,7 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 			ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
 			node, err = m.Driver.Create(ctx, driver.NodeSpec{
 				Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
-				Ports: append(ports, prof.Ports...), Mounts: prof.Mounts,
+				Ports: append(ports, prof.Ports...), Mounts: prof.Mounts, CgroupRoot: NewNodeParams(prof.Name, "").CgroupRoot,
 				// A node that boots with its configuration starts the control plane at
 				// once: no reload and restart of systemd units after boot.
 				Preseed: func(nodeIP string) ([]byte, error) {

@@ -54,6 +54,9 @@ type NodeSpec struct {
 	Ports    []PortMapping
 	Mounts   []Mount // host folders bound into the node for its whole life
 	Labels   map[string]string
+	// CgroupRoot is the cgroup parent the node's kubelet gives pods. On a cgroup v1 host
+	// those cgroups are the host's and outlive the node; the driver removes them with it.
+	CgroupRoot string
 	// Preseed, if set, returns a tar archive of files for the node's root filesystem,
 	// given the node's IP. A driver that can place them before the node boots does
 	// (its init then finds its configuration at once); others ignore it, and the files

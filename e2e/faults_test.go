@@ -254,6 +254,17 @@ func TestFaults(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("stop then delete leaves no cgroups on the host", func(t *testing.T) {
+		env.MustDevk(ctx, "stop")
+		env.MustDevk(ctx, "delete")
+		if left, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); len(left) > 0 {
+			t.Errorf("cgroup folders left: %v", left)
+		}
+		if _, err := Docker(ctx, "volume", "inspect", env.Profile+"-var"); err == nil {
+			t.Error("the node's volume outlived delete")
+		}
+	})
 }
 
 func mustDocker(ctx context.Context, t *testing.T, args ...string) {

@@ -37,6 +37,8 @@ const (
 	// LabelHome names the devk home (its ID) that created an object, so two DEVK_HOMEs on
 	// one engine never act on each other's nodes.
 	LabelHome = "dev.devk.home"
+	// labelCgroupRoot records NodeSpec.CgroupRoot, for Delete.
+	labelCgroupRoot = "dev.devk.cgroup-root"
 )
 
 // Driver implements driver.Driver with a Docker engine.
@@ -150,6 +152,9 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	labels := map[string]string{labelManaged: "true", LabelProfile: spec.Profile, LabelHome: d.homeID}
 	for k, v := range spec.Labels {
 		labels[k] = v
+	}
+	if spec.CgroupRoot != "" {
+		labels[labelCgroupRoot] = spec.CgroupRoot
 	}
 	varVolume := spec.Name + "-var"
 	// Creating a volume that exists returns it: someone else's would become the node's /var.
@@ -475,12 +480,18 @@ func (d *Driver) Unpause(ctx context.Context, name string) error {
 // Delete removes the node container and its volume, and the shared network with the last
 // node; objects with those names that this home did not create are left alone.
 func (d *Driver) Delete(ctx context.Context, name string) error {
-	if _, err := d.inspect(ctx, name); err != nil && !errors.Is(err, driver.ErrNotFound) {
+	info, err := d.inspect(ctx, name)
+	if err != nil && !errors.Is(err, driver.ErrNotFound) {
 		return err
 	}
-	err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	err = d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
+	}
+	if info.Config != nil && info.Config.Labels[labelCgroupRoot] != "" {
+		if err := d.removeHostCgroups(ctx, info.Config.Image, info.Config.Labels[labelCgroupRoot]); err != nil {
+			return err
+		}
 	}
 	if vol, err := d.api.VolumeInspect(ctx, name+"-var"); err == nil {
 		if !d.owned(vol.Labels, name) {
@@ -498,6 +509,43 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 		if err := d.api.NetworkRemove(ctx, NetworkName); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove docker network %s: %w", NetworkName, err)
 		}
+	}
+	return nil
+}
+
+// removeHostCgroups removes the pods' cgroups of a removed node on a cgroup v1 host, where
+// they are folders in the host's hierarchies (under root) that no process uses any more. It
+// runs in a short-lived container of the node's image, so it works for users who are not
+// root on the host and for remote engines.
+func (d *Driver) removeHostCgroups(ctx context.Context, image, root string) error {
+	if d.cgroupV2 == nil {
+		if err := d.Preflight(ctx); err != nil {
+			return err
+		}
+	}
+	if *d.cgroupV2 || !strings.HasPrefix(root, "/devk-") || strings.Contains(root, "..") {
+		return nil
+	}
+	// The node's processes die with it, but not at once: retry for a few seconds.
+	const script = `for i in $(seq 20); do for d in /sys/fs/cgroup/*"$1"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; ` +
+		`ls -d /sys/fs/cgroup/*"$1" >/dev/null 2>&1 || exit 0; sleep 0.25; done; exit 1`
+	created, err := d.api.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"sh", "-c", script, "sh", root}},
+		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup"}}, NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
+	}
+	defer func() { _ = d.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true}) }()
+	if err := d.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
+	}
+	waitC, errC := d.api.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
+	select {
+	case res := <-waitC:
+		if res.StatusCode != 0 {
+			return fmt.Errorf("the node is removed but its cgroups under %s are still in use (exit %d); when its processes are gone, remove them as root with `find /sys/fs/cgroup/*%s -depth -type d -delete` and re-run delete", root, res.StatusCode, root)
+		}
+	case err := <-errC:
+		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
 	}
 	return nil
 }
