@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -192,6 +193,15 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 	if err := m.step("Booting node", func() error { return waitExec(ctx, node) }); err != nil {
 		return nil, err
 	}
+	// Certificates lost or damaged on the host are restored from the node's copy, so the
+	// cluster keeps its CA and every token stays valid.
+	if why := CheckPKI(m.Home.CertsDir(prof.Name)); why != nil && state != driver.StateNonexistent {
+		if err := m.step("Restoring the cluster's certificates from the node", func() error {
+			return m.restorePKI(ctx, node, prof.Name, why)
+		}); err != nil {
+			return nil, err
+		}
+	}
 	var pki *PKI
 	var changed bool
 	var coreDNS []byte
@@ -300,6 +310,23 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		}
 	}
 	return prof, nil
+}
+
+// restorePKI restores the profile's certificates from the node (see restorePKI).
+func (m *Manager) restorePKI(ctx context.Context, node driver.Node, profile string, why error) error {
+	dir := m.Home.CertsDir(profile)
+	err := restorePKI(dir, func(name string) ([]byte, error) {
+		rc, err := node.CopyFrom(ctx, PKIDir+"/"+name)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	})
+	if err != nil {
+		return fmt.Errorf("the cluster's certificates in %s are unusable (%v) and the node has no usable copy (%v); remove the cluster with `devk delete -p %s` and start a new one", dir, why, err, profile)
+	}
+	return nil
 }
 
 // nodeConfig is the profile's PKI (issued on first use) and every file its node needs.

@@ -326,3 +326,70 @@ func loadOrCreateSAKey(dir string) (keyPEM, pubPEM []byte, err error) {
 	}
 	return keyPEM, pubPEM, WriteFileAtomic(pubPath, pubPEM, 0o644)
 }
+
+// nodeKeptPKI are the credentials the node keeps a copy of (in PKIDir), from which a
+// profile whose certificates were lost or damaged is restored: the cluster CA and the
+// service-account key pair, on which every in-cluster client and token depends. Every
+// other credential is re-issued from them.
+var nodeKeptPKI = []struct {
+	name string
+	mode os.FileMode
+}{{"ca.crt", 0o644}, {"ca.key", 0o600}, {"sa.key", 0o600}, {"sa.pub", 0o644}}
+
+// CheckPKI says why the PKI in dir cannot be used as it is; nil means it can.
+func CheckPKI(dir string) error {
+	for _, ca := range []string{"ca", "front-proxy-ca"} {
+		if _, err := loadKeyPair(dir, ca); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"sa.key", "sa.pub"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		if b, _ := pem.Decode(data); b == nil {
+			return fmt.Errorf("%s: not PEM", f)
+		}
+	}
+	return nil
+}
+
+// restorePKI puts the node's copy of the CA and service-account keys back into dir and
+// removes what is still unusable there, for LoadOrCreatePKI to issue anew (the front-proxy
+// CA, whose key the node does not keep, and any leaf). fetch reads a file of the node's
+// PKIDir.
+func restorePKI(dir string, fetch func(name string) ([]byte, error)) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, f := range nodeKeptPKI {
+		data, err := fetch(f.name)
+		if err != nil {
+			return err
+		}
+		if b, _ := pem.Decode(data); b == nil {
+			return fmt.Errorf("the node's %s is not PEM", f.name)
+		}
+		if err := WriteFileAtomic(filepath.Join(dir, f.name), data, f.mode); err != nil {
+			return err
+		}
+	}
+	if _, err := loadKeyPair(dir, "ca"); err != nil {
+		return fmt.Errorf("the node's CA: %w", err)
+	}
+	names := []string{"front-proxy-ca", CertFrontProxyClient}
+	for _, spec := range CertSpecs("", "") {
+		names = append(names, spec.Name)
+	}
+	for _, name := range names {
+		if _, err := loadKeyPair(dir, name); err != nil {
+			for _, ext := range []string{".crt", ".key"} {
+				if err := os.Remove(filepath.Join(dir, name+ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -362,3 +362,63 @@ func TestLoadPKINeverWrites(t *testing.T) {
 		t.Error("LoadPKI returned other certificates than the ones on disk")
 	}
 }
+
+// TestRestorePKI: a profile whose certificates were deleted or damaged gets the node's CA
+// and service-account keys back (so every token stays valid) and new leaves from them.
+func TestRestorePKI(t *testing.T) {
+	node := t.TempDir()
+	orig, err := LoadOrCreatePKI(node, "devk", "192.168.49.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(node, name)) }
+	tests := []struct {
+		name   string
+		damage func(dir string) error
+	}{
+		{"folder deleted", os.RemoveAll},
+		{"corrupt CA key", func(dir string) error { return os.WriteFile(filepath.Join(dir, "ca.key"), []byte("garbage"), 0o600) }},
+		{"corrupt front-proxy CA and a leaf", func(dir string) error {
+			if err := os.WriteFile(filepath.Join(dir, "front-proxy-ca.crt"), []byte("x"), 0o644); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, CertAdmin+".key"), []byte("x"), 0o600)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "certs")
+			if _, err := LoadOrCreatePKI(dir, "devk", "192.168.49.2"); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.damage(dir); err != nil {
+				t.Fatal(err)
+			}
+			if CheckPKI(dir) == nil {
+				t.Fatal("CheckPKI found nothing wrong")
+			}
+			if err := restorePKI(dir, fetch); err != nil {
+				t.Fatal(err)
+			}
+			got, err := LoadOrCreatePKI(dir, "devk", "192.168.49.2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := CheckPKI(dir); err != nil {
+				t.Errorf("after restore: %v", err)
+			}
+			if !bytes.Equal(got.CA.CertPEM, orig.CA.CertPEM) || !bytes.Equal(got.ServiceAccountKeyPEM, orig.ServiceAccountKeyPEM) {
+				t.Error("the restored CA or service-account key is not the node's")
+			}
+			if err := got.Leaves[CertAdmin].Cert.CheckSignatureFrom(orig.CA.Cert); err != nil {
+				t.Errorf("admin certificate not signed by the cluster CA: %v", err)
+			}
+			if st, _ := os.Stat(filepath.Join(dir, "ca.key")); st == nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("ca.key mode: %v", st)
+			}
+		})
+	}
+	if err := restorePKI(filepath.Join(t.TempDir(), "c"), func(string) ([]byte, error) { return nil, os.ErrNotExist }); err == nil {
+		t.Error("restore without the node's copy must fail")
+	}
+}

@@ -176,6 +176,35 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("certificates deleted or damaged on the host are restored from the node", func(t *testing.T) {
+		certs := filepath.Join(e2eHome(), "profiles", env.Profile, "certs")
+		damages := []struct {
+			name   string
+			damage func() error
+		}{
+			{"certs folder deleted", func() error { return os.RemoveAll(certs) }},
+			{"corrupt ca.key", func() error { return os.WriteFile(filepath.Join(certs, "ca.key"), []byte("garbage"), 0o600) }},
+		}
+		for i, d := range damages {
+			if err := d.damage(); err != nil {
+				t.Fatal(err)
+			}
+			r := env.MustDevk(ctx, "start")
+			if !strings.Contains(r.Stderr, "Restoring the cluster's certificates") {
+				t.Errorf("%s: start did not restore the certificates:\n%s", d.name, r.Stderr)
+			}
+			// In-cluster clients (CoreDNS, the provisioner) keep working: same CA and keys.
+			logs, err := RunPod(ctx, env.Client(), "default", fmt.Sprintf("certs-dns-%d", i), "busybox:1.37",
+				[]string{"nslookup", "kubernetes.default.svc.cluster.local"}, 2*time.Minute)
+			if err != nil || !strings.Contains(logs, "10.96.0.1") {
+				t.Errorf("%s: DNS after the restore: %v\n%s", d.name, err, logs)
+			}
+			if r := env.Devk(ctx, "status"); r.Code != 0 {
+				t.Errorf("%s: status exit %d\n%s%s", d.name, r.Code, r.Stdout, r.Stderr)
+			}
+		}
+	})
+
 	t.Run("an engine that is down or hung: every command fails fast with exit 10", func(t *testing.T) {
 		hung := filepath.Join(t.TempDir(), "hung.sock")
 		l, err := net.Listen("unix", hung)
@@ -311,4 +340,13 @@ func runClaimPod(ctx context.Context, cs kubernetes.Interface, name, claim, scri
 	})
 	logs, _ := cs.CoreV1().Pods("default").GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	return strings.TrimSpace(string(logs)), err
+}
+
+// e2eHome is the devk home the tests share.
+func e2eHome() string {
+	if h := os.Getenv("DEVK_E2E_HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return filepath.Join(h, ".devk")
 }
