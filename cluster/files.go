@@ -48,6 +48,15 @@ var ErrLocked = errors.New("another devk command is working on this profile")
 // Lock takes an exclusive advisory lock on path, waiting up to wait. The lock is released
 // by the returned function or when the process exits, so a crash never leaves it held.
 func Lock(path string, wait time.Duration) (unlock func(), err error) {
+	f, err := lockFile(path, wait)
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// lockFile opens path and takes an exclusive flock on it, waiting up to wait.
+func lockFile(path string, wait time.Duration) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -59,7 +68,7 @@ func Lock(path string, wait time.Duration) (unlock func(), err error) {
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+			return f, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()
@@ -71,3 +80,27 @@ func Lock(path string, wait time.Duration) (unlock func(), err error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// LockTransient is Lock for a lock file that must not outlive its use (one beside the
+// user's kubeconfig): unlock removes it. A waiter that then acquires the removed file
+// sees that the path names another file, or none, and tries again.
+func LockTransient(path string, wait time.Duration) (unlock func(), err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		f, err := lockFile(path, time.Until(deadline))
+		if err != nil {
+			return nil, err
+		}
+		mine, err1 := f.Stat()
+		named, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(mine, named) {
+			return func() {
+				_ = os.Remove(path) // while still held: waiters then see the path changed
+				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+				f.Close()
+			}, nil
+		}
+		f.Close()
+	}
+}
+

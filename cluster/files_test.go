@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -127,5 +129,42 @@ func TestLockBadPath(t *testing.T) {
 	_, err := Lock(filepath.Join(dir, "file", "x.lock"), 0)
 	if err == nil || errors.Is(err, ErrLocked) {
 		t.Errorf("Lock beneath a file = %v, want a plain error", err)
+	}
+}
+
+// TestLockTransient: mutual exclusion holds although every unlock removes the file.
+func TestLockTransient(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.devk-lock")
+	var inside, most int32
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				unlock, err := LockTransient(path, 10*time.Second)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := atomic.AddInt32(&inside, 1)
+				for {
+					m := atomic.LoadInt32(&most)
+					if n <= m || atomic.CompareAndSwapInt32(&most, m, n) {
+						break
+					}
+				}
+				time.Sleep(time.Millisecond)
+				atomic.AddInt32(&inside, -1)
+				unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if most != 1 {
+		t.Errorf("%d holders at once", most)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("lock file left: %v", err)
 	}
 }

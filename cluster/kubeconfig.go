@@ -29,11 +29,10 @@ func UserKubeconfigPath() (string, error) {
 // updateKubeconfig loads path (empty when missing), applies change and writes it back
 // atomically with mode 0600, under a lock so concurrent devk commands do not lose writes.
 func updateKubeconfig(path string, change func(*clientcmdapi.Config) bool) error {
-	// Write through a symlink (a kubeconfig kept in a dotfiles repository) rather than replace it.
-	if resolved, err := filepath.EvalSymlinks(path); err == nil {
-		path = resolved
-	}
-	unlock, err := Lock(path+".devk-lock", time.Minute)
+	// Write through a symlink (a kubeconfig kept in a dotfiles repository) rather than
+	// replace it, even one whose target does not exist yet.
+	path = followLinks(path)
+	unlock, err := LockTransient(path+".devk-lock", time.Minute)
 	if err != nil {
 		return err
 	}
@@ -106,4 +105,19 @@ func KubeconfigServer(path, profile string) string {
 		return c.Server
 	}
 	return ""
+}
+
+// followLinks resolves path while it is a symbolic link, dangling or not.
+func followLinks(path string) string {
+	for i := 0; i < 40; i++ { // as the kernel's limit
+		target, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return path
 }

@@ -279,3 +279,34 @@ func TestUserKubeconfigPath(t *testing.T) {
 		}
 	}
 }
+
+// A kubeconfig kept as a symlink (dotfiles) stays a symlink, even while its target does
+// not exist yet; and no lock file is left beside it.
+func TestMergeKubeconfigThroughLinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "dotfiles", "kubeconfig")
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "config")
+	if err := os.Symlink("dotfiles/kubeconfig", link); err != nil { // relative and dangling
+		t.Fatal(err)
+	}
+	if err := MergeKubeconfig(link, "devk", "https://127.0.0.1:1", []byte("ca"), fakeAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the symlink was replaced: %v %v", st, err)
+	}
+	if cfg := loadKubeconfig(t, target); cfg.CurrentContext != "devk" {
+		t.Errorf("the link's target was not written: %+v", cfg)
+	}
+	for _, d := range []string{dir, filepath.Dir(target)} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), "lock") || strings.Contains(e.Name(), ".tmp") {
+				t.Errorf("left beside the kubeconfig: %s", e.Name())
+			}
+		}
+	}
+}

@@ -65,11 +65,13 @@ func (m *Manager) Delete(ctx context.Context, profile string) error {
 	if foreign != nil && !errors.Is(foreign, driver.ErrForeign) {
 		return foreign
 	}
-	if err := RemoveKubeconfig(m.Kubeconfig, profile); err != nil {
-		return err
-	}
+	// The node is gone: its profile goes too, even if the kubeconfig cannot be edited.
+	kubeconfigErr := RemoveKubeconfig(m.Kubeconfig, profile)
 	if err := m.Home.Remove(profile); err != nil {
 		return err
+	}
+	if kubeconfigErr != nil {
+		return fmt.Errorf("cluster %s deleted, but its kubeconfig entries were left: %w", profile, kubeconfigErr)
 	}
 	return foreign
 }

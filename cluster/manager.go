@@ -583,8 +583,8 @@ func APIServerReady(ctx context.Context, client kubernetes.Interface) error {
 	return nil
 }
 
-func poll(ctx context.Context, timeout time.Duration, what string, check func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func poll(parent context.Context, timeout time.Duration, what string, check func() error) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	for {
 		err := check()
@@ -593,6 +593,9 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func() 
 		}
 		select {
 		case <-ctx.Done():
+			if parent.Err() != nil { // interrupted, not timed out
+				return fmt.Errorf("waiting for %s: %w", what, parent.Err())
+			}
 			return fmt.Errorf("%w after %s waiting for %s: %v", ErrTimeout, timeout, what, err)
 		case <-time.After(250 * time.Millisecond):
 		}

@@ -153,6 +153,34 @@ func ParseMemory(s string) (int, error) {
 	return mb, nil
 }
 
+// ValidateMemory refuses more memory than this machine has: the node would be killed by
+// the kernel, or the machine would swap, instead of an error now.
+func ValidateMemory(mb int) error {
+	total, err := hostMemoryMB()
+	if err != nil || total == 0 {
+		return nil // unknown: the engine or QEMU will say
+	}
+	if mb > total {
+		return fmt.Errorf("%w: memory %dm is more than this machine has (%dm); ask for less, such as %dg", ErrInvalid, mb, total, max(2, total/2048))
+	}
+	return nil
+}
+
+// hostMemoryMB reads MemTotal from /proc/meminfo.
+func hostMemoryMB() (int, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.Atoi(f[1])
+			return kb / 1024, err
+		}
+	}
+	return 0, errors.New("no MemTotal in /proc/meminfo")
+}
+
 // ParsePort validates a TCP port number.
 func ParsePort(what string, n int) error {
 	if n < 1 || n > 65535 {

@@ -95,8 +95,11 @@ func ValidateSetting(key, value string) error {
 		}
 		return ValidateCPUs(n)
 	case "memory":
-		_, err := ParseMemory(value)
-		return err
+		mb, err := ParseMemory(value)
+		if err != nil {
+			return err
+		}
+		return ValidateMemory(mb)
 	case "kubernetes-version":
 		_, err := iso.NewRecipe(value)
 		return err

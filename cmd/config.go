@@ -40,7 +40,7 @@ existing profile keeps what it was created with. The profile setting picks the d
 		Example: "  devk config set memory 6g",
 		RunE: func(c *cobra.Command, args []string) error {
 			key, value := args[0], args[1]
-			if err := cluster.ValidateSetting(key, value); err != nil {
+			if err := validateSetting(key, value); err != nil {
 				return err
 			}
 			home, err := cluster.DefaultHome()

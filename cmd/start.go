@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -60,6 +61,9 @@ func (a *app) startCmd() *cobra.Command {
 			if c.Flags().Changed("memory") {
 				mb, err := cluster.ParseMemory(memory)
 				if err != nil {
+					return err
+				}
+				if err := cluster.ValidateMemory(mb); err != nil {
 					return err
 				}
 				opts.MemoryMB = mb
@@ -145,7 +149,7 @@ func (a *app) applySettings(c *cobra.Command) error {
 		if !ok {
 			continue
 		}
-		if err := cluster.ValidateSetting(key, value); err != nil {
+		if err := validateSetting(key, value); err != nil {
 			return fmt.Errorf("%w (from %s)", err, source)
 		}
 		if exists && !slices.Contains(cluster.HostSettings(), key) {
@@ -154,6 +158,22 @@ func (a *app) applySettings(c *cobra.Command) error {
 		if err := c.Flags().Set(key, value); err != nil {
 			return fmt.Errorf("%w: %s %q (from %s): %v", errUsage, key, value, source, err)
 		}
+	}
+	return nil
+}
+
+// validateSetting checks a setting as its start flag would, addon names included (the
+// addons are cmd's to know).
+func validateSetting(key, value string) error {
+	if err := cluster.ValidateSetting(key, value); err != nil {
+		return err
+	}
+	if key == "addons" {
+		var names []string
+		for _, n := range strings.Split(value, ",") {
+			names = append(names, strings.TrimSpace(n))
+		}
+		return validateAddons(names)
 	}
 	return nil
 }
