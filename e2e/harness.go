@@ -45,6 +45,8 @@ type Env struct {
 	Profile    string
 	Kubeconfig string
 	Extra      []string // extra environment, such as DEVK_HOME
+	// Prefix runs devk through another command, such as setpriv to run it as another user.
+	Prefix []string
 }
 
 // NewEnv makes an Env with a fresh kubeconfig holding one unrelated context, so tests
@@ -90,7 +92,8 @@ type Result struct {
 
 // Devk runs devk with the env's profile and kubeconfig.
 func (e *Env) Devk(ctx context.Context, args ...string) Result {
-	cmd := exec.CommandContext(ctx, e.Bin, append([]string{"-p", e.Profile}, args...)...)
+	argv := append(append(append([]string{}, e.Prefix...), e.Bin, "-p", e.Profile), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig)
 	cmd.Env = append(cmd.Env, e.Extra...)
 	var stdout, stderr bytes.Buffer

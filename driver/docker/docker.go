@@ -563,7 +563,11 @@ func (d *Driver) State(ctx context.Context, name string) (driver.State, error) {
 		return driver.StatePaused, nil
 	case info.State.Running:
 		return driver.StateRunning, nil
-	case info.State.Status == "created" || info.State.Status == "exited":
+	case info.State.Status == "created":
+		// Never started: what a create interrupted before its start leaves (perhaps with
+		// settings this engine refuses). Create replaces it; the volume is kept.
+		return driver.StateNonexistent, nil
+	case info.State.Status == "exited":
 		return driver.StateStopped, nil
 	}
 	return driver.StateError, nil

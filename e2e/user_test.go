@@ -1,0 +1,174 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// nonRootUser is the ordinary account the test runs devk as: a member of the docker
+// group, as most users are.
+const nonRootUser = "devk-e2e"
+
+// TestOrdinaryUser runs the everyday commands as a non-root member of the docker group:
+// start, a pod resolving DNS, docker-env, image ls, service --url, stop/start keeping an
+// object, and delete; every file devk writes is the user's own, keys and kubeconfig 0600.
+// Run as root (as CI is), it creates the user when missing.
+func TestOrdinaryUser(t *testing.T) {
+	requireE2E(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to the test user; run the suite as root (CI does)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	u := ensureUser(t)
+	uid, _ := strconv.Atoi(u.Uid)
+	bin := filepath.Join(u.HomeDir, "devk")
+	copyFile(t, devkBin, bin, 0o755)
+	if err := os.Chown(bin, uid, -1); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := filepath.Join(u.HomeDir, ".kube", "config")
+	env := &Env{T: t, Bin: bin, Profile: "e2e-user", Kubeconfig: kubeconfig,
+		Prefix: []string{"setpriv", "--reuid=" + nonRootUser, "--regid=" + nonRootUser, "--init-groups", "--"},
+		Extra:  []string{"HOME=" + u.HomeDir, "USER=" + nonRootUser, "DEVK_HOME=", "DOCKER_HOST="}}
+	env.Devk(ctx, "delete")
+	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
+
+	r := env.MustDevk(ctx, "start")
+	t.Logf("start as %s took %s", nonRootUser, r.Duration.Round(time.Millisecond))
+	cs := env.Client()
+	logs, err := RunPod(ctx, cs, "default", "user-dns", "busybox:1.37", []string{"nslookup", "kubernetes.default.svc.cluster.local"}, 2*time.Minute)
+	if err != nil || !strings.Contains(logs, "10.96.0.1") {
+		t.Fatalf("DNS in a pod: %v\n%s", err, logs)
+	}
+
+	t.Run("docker-env reaches the node's engine", func(t *testing.T) {
+		var vars []string
+		for _, line := range strings.Split(env.MustDevk(ctx, "docker-env").Stdout, "\n") {
+			if kv, ok := strings.CutPrefix(line, "export "); ok {
+				vars = append(vars, strings.ReplaceAll(kv, `"`, ""))
+			}
+		}
+		cmd := exec.CommandContext(ctx, "setpriv", "--reuid="+nonRootUser, "--regid="+nonRootUser, "--init-groups", "--", "docker", "info", "--format", "{{.Name}}")
+		cmd.Env = append(append(os.Environ(), "HOME="+u.HomeDir), vars...)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != env.Profile {
+			t.Errorf("docker info through docker-env: %v: %s", err, out)
+		}
+		if r := env.MustDevk(ctx, "image", "ls"); !strings.Contains(r.Stdout, "busybox") {
+			t.Errorf("image ls:\n%s", r.Stdout)
+		}
+	})
+
+	t.Run("service --url answers", func(t *testing.T) {
+		env.MustDevk(ctx, "kubectl", "--", "create", "deployment", "userweb", "--image=busybox:1.37", "--",
+			"sh", "-c", "mkdir -p /www && echo hello user > /www/index.html && exec httpd -f -p 8080 -h /www")
+		env.MustDevk(ctx, "kubectl", "--", "expose", "deployment", "userweb", "--type=NodePort", "--port=80", "--target-port=8080")
+		url := strings.TrimSpace(env.MustDevk(ctx, "service", "userweb", "--url", "--wait", "2m").Stdout)
+		if err := Eventually(ctx, time.Minute, func() error {
+			resp, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(body), "hello user") {
+				return io.ErrUnexpectedEOF
+			}
+			return nil
+		}); err != nil {
+			t.Errorf("%s: %v", url, err)
+		}
+	})
+
+	t.Run("stop and start keep objects", func(t *testing.T) {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "user-survivor"}, Data: map[string]string{"k": "v"}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		env.MustDevk(ctx, "stop")
+		env.MustDevk(ctx, "start")
+		if got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "user-survivor", metav1.GetOptions{}); err != nil || got.Data["k"] != "v" {
+			t.Fatalf("ConfigMap lost: %v", err)
+		}
+	})
+
+	t.Run("every file is the user's, secrets 0600", func(t *testing.T) {
+		root := filepath.Join(u.HomeDir, ".devk")
+		_ = filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+			if err != nil {
+				return nil
+			}
+			if st, ok := info.Sys().(interface{ Uid() uint32 }); ok && int(st.Uid()) != uid {
+				t.Errorf("%s is not owned by %s", path, nonRootUser)
+			}
+			if strings.HasSuffix(path, ".key") && info.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode %o, want 600", path, info.Mode().Perm())
+			}
+			return nil
+		})
+		if st, err := os.Stat(kubeconfig); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("kubeconfig: %v %v", st, err)
+		}
+	})
+
+	env.MustDevk(ctx, "delete")
+	if out, _ := Docker(ctx, "ps", "-aq", "--filter", "name=^/"+env.Profile+"$"); out != "" {
+		t.Error("delete left the node container")
+	}
+}
+
+// ensureUser returns the test user, creating it (a member of the docker group) if needed.
+func ensureUser(t *testing.T) *user.User {
+	t.Helper()
+	if _, err := user.Lookup(nonRootUser); err != nil {
+		if out, err := exec.Command("useradd", "--create-home", "--groups", "docker", nonRootUser).CombinedOutput(); err != nil {
+			t.Fatalf("useradd: %v: %s", err, out)
+		}
+	}
+	u, err := user.Lookup(nonRootUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _ := u.GroupIds()
+	g, err := user.LookupGroup("docker")
+	if err != nil {
+		t.Fatalf("no docker group: %v", err)
+	}
+	member := false
+	for _, id := range groups {
+		member = member || id == g.Gid
+	}
+	if !member {
+		if out, err := exec.Command("usermod", "--append", "--groups", "docker", nonRootUser).CombinedOutput(); err != nil {
+			t.Fatalf("usermod: %v: %s", err, out)
+		}
+	}
+	return u
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst+".tmp", data, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dst+".tmp", dst); err != nil {
+		t.Fatal(err)
+	}
+}
