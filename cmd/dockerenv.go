@@ -4,15 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/devk-dev/devk/driver/docker"
 )
 
 // dockerEnvVars are set (or unset) in this order; DEVK_ACTIVE_DOCKERD marks a shell
-// pointed at a devk node.
-var dockerEnvVars = []string{"DOCKER_TLS_VERIFY", "DOCKER_HOST", "DOCKER_CERT_PATH", "DEVK_ACTIVE_DOCKERD"}
+// pointed at a devk node, DEVK_DOCKER_HOST_BEFORE keeps the engine it used before (devk
+// keeps using that one, and --unset restores it).
+var dockerEnvVars = []string{"DOCKER_TLS_VERIFY", "DOCKER_HOST", "DOCKER_CERT_PATH", docker.ActiveDockerdVar, docker.BeforeHostVar}
 
 var shells = []string{"bash", "zsh", "fish", "powershell", "cmd"}
 
@@ -34,8 +38,12 @@ func (a *app) dockerEnvCmd() *cobra.Command {
 			if !slices.Contains(shells, shell) {
 				return fmt.Errorf("%w: --shell %q: use one of %s", errUsage, shell, strings.Join(shells, ", "))
 			}
+			before := os.Getenv("DOCKER_HOST")
+			if os.Getenv(docker.ActiveDockerdVar) != "" {
+				before = os.Getenv(docker.BeforeHostVar) // DOCKER_HOST is a node's
+			}
 			if unset {
-				return writeShellEnv(a.stdout, shell, a.profile, nil)
+				return writeShellEnv(a.stdout, shell, a.profile, nil, before)
 			}
 			m, _, err := a.manager(a.reporter("text"))
 			if err != nil {
@@ -49,8 +57,9 @@ func (a *app) dockerEnvCmd() *cobra.Command {
 				return json.NewEncoder(a.stdout).Encode(env)
 			}
 			return writeShellEnv(a.stdout, shell, a.profile, map[string]string{
-				"DOCKER_TLS_VERIFY": env.TLSVerify, "DOCKER_HOST": env.Host, "DOCKER_CERT_PATH": env.CertPath, "DEVK_ACTIVE_DOCKERD": env.Profile,
-			})
+				"DOCKER_TLS_VERIFY": env.TLSVerify, "DOCKER_HOST": env.Host, "DOCKER_CERT_PATH": env.CertPath,
+				docker.ActiveDockerdVar: env.Profile, docker.BeforeHostVar: before,
+			}, before)
 		},
 	}
 	c.Flags().StringVar(&shell, "shell", "bash", "shell syntax: "+strings.Join(shells, ", "))
@@ -60,11 +69,14 @@ func (a *app) dockerEnvCmd() *cobra.Command {
 }
 
 // writeShellEnv prints set (values non-nil) or unset commands in the shell's syntax,
-// followed by the usual hint.
-func writeShellEnv(w io.Writer, shell, profile string, values map[string]string) error {
+// followed by the usual hint. Unsetting gives DOCKER_HOST back its value from before
+// docker-env, if it had one.
+func writeShellEnv(w io.Writer, shell, profile string, values map[string]string, before string) error {
 	for _, k := range dockerEnvVars {
 		var line string
 		switch {
+		case values == nil && k == "DOCKER_HOST" && before != "":
+			line = setLine(shell, k, before)
 		case values == nil && shell == "fish":
 			line = "set -e " + k + ";"
 		case values == nil && shell == "powershell":
@@ -73,14 +85,8 @@ func writeShellEnv(w io.Writer, shell, profile string, values map[string]string)
 			line = "SET " + k + "="
 		case values == nil:
 			line = "unset " + k
-		case shell == "fish":
-			line = fmt.Sprintf("set -gx %s %q;", k, values[k])
-		case shell == "powershell":
-			line = fmt.Sprintf("$Env:%s = %q", k, values[k])
-		case shell == "cmd":
-			line = fmt.Sprintf("SET %s=%s", k, values[k])
 		default:
-			line = fmt.Sprintf("export %s=%q", k, values[k])
+			line = setLine(shell, k, values[k])
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
@@ -101,4 +107,17 @@ func writeShellEnv(w io.Writer, shell, profile string, values map[string]string)
 	}
 	_, err := fmt.Fprintf(w, "\n%s To point your shell at devk's Docker engine, run:\n%s %s\n", comment, comment, hint)
 	return err
+}
+
+// setLine sets k to v in the shell's syntax.
+func setLine(shell, k, v string) string {
+	switch shell {
+	case "fish":
+		return fmt.Sprintf("set -gx %s %q;", k, v)
+	case "powershell":
+		return fmt.Sprintf("$Env:%s = %q", k, v)
+	case "cmd":
+		return fmt.Sprintf("SET %s=%s", k, v)
+	}
+	return fmt.Sprintf("export %s=%q", k, v)
 }

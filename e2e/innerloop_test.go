@@ -300,4 +300,34 @@ func TestInnerLoop(t *testing.T) {
 			t.Errorf("loading a missing image: exit %d: %s", r.Code, r.Stderr)
 		}
 	})
+
+	t.Run("devk keeps its own engine while docker-env is active", func(t *testing.T) {
+		// The shell after `eval $(devk docker-env)`: DOCKER_HOST is the node's dockerd.
+		var vars []string
+		for _, line := range strings.Split(env.MustDevk(ctx, "docker-env").Stdout, "\n") {
+			if kv, ok := strings.CutPrefix(line, "export "); ok {
+				vars = append(vars, strings.ReplaceAll(kv, `"`, ""))
+			}
+		}
+		inShell := withEnv(env, vars...)
+		if r := inShell.Devk(ctx, "status"); r.Code != 0 || !strings.Contains(r.Stdout, "Running") {
+			t.Fatalf("status under docker-env: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		if url := strings.TrimSpace(inShell.MustDevk(ctx, "service", "frontendservice", "--url").Stdout); !strings.HasPrefix(url, "http://") {
+			t.Errorf("service --url under docker-env: %q", url)
+		}
+		inShell.MustDevk(ctx, "stop")
+		inShell.MustDevk(ctx, "start")
+		if err := Eventually(ctx, time.Minute, func() error { _, _, err := get(); return err }); err != nil {
+			t.Errorf("the frontend does not answer after stop/start under docker-env: %v", err)
+		}
+		other := withEnv(inShell)
+		other.Profile = "e2e-loop-other"
+		t.Cleanup(func() { other.Devk(context.Background(), "delete") })
+		other.MustDevk(ctx, "start")
+		if out, err := Docker(ctx, "inspect", "-f", "{{.State.Running}}", other.Profile); err != nil || out != "true" {
+			t.Errorf("start -p %s under docker-env did not create its node on the host's engine: %v %s", other.Profile, err, out)
+		}
+		other.MustDevk(ctx, "delete")
+	})
 }

@@ -59,7 +59,29 @@ type Driver struct {
 // it learnt about an engine (that it refuses --privileged) between runs. homeID labels
 // what this driver creates, and it acts only on objects that carry it.
 func New(stateDir, homeID string) (*Driver, error) {
-	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	return NewWithEnv(stateDir, homeID, os.Getenv)
+}
+
+// ActiveDockerdVar marks a shell that `devk docker-env` pointed at a node's dockerd, and
+// BeforeHostVar keeps the DOCKER_HOST it had before (empty: the default engine).
+const (
+	ActiveDockerdVar = "DEVK_ACTIVE_DOCKERD"
+	BeforeHostVar    = "DEVK_DOCKER_HOST_BEFORE"
+)
+
+// NewWithEnv is New reading the engine's settings through getenv. In a shell that
+// `devk docker-env` pointed at a node, devk itself keeps using the engine from before:
+// following DOCKER_HOST would lose every node, and create new ones inside a node.
+func NewWithEnv(stateDir, homeID string, getenv func(string) string) (*Driver, error) {
+	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	if getenv(ActiveDockerdVar) != "" {
+		if host := getenv(BeforeHostVar); host != "" {
+			opts = append(opts, client.WithHost(host))
+		}
+	} else {
+		opts = append(opts, client.FromEnv)
+	}
+	api, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/go-connections/nat"
 
@@ -255,5 +256,33 @@ func TestOwned(t *testing.T) {
 	err := foreign("container", "dev", map[string]string{labelManaged: "true", LabelProfile: "dev", LabelHome: "home-b"})
 	if !errors.Is(err, driver.ErrForeign) || !strings.Contains(err.Error(), "another DEVK_HOME") {
 		t.Errorf("foreign() = %v", err)
+	}
+}
+
+// TestEngineUnderDockerEnv: in a shell pointed at a node by `devk docker-env`, devk keeps
+// using the engine from before (never the node's own dockerd).
+func TestEngineUnderDockerEnv(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:40123") // the node's, as docker-env sets it
+	t.Setenv("DOCKER_TLS_VERIFY", "")
+	t.Setenv("DOCKER_CERT_PATH", "")
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no docker-env: DOCKER_HOST is the user's choice", nil, "tcp://127.0.0.1:40123"},
+		{"docker-env over the default engine", map[string]string{ActiveDockerdVar: "devk"}, client.DefaultDockerHost},
+		{"docker-env over a rootless engine", map[string]string{ActiveDockerdVar: "devk", BeforeHostVar: "unix:///run/user/1000/docker.sock"}, "unix:///run/user/1000/docker.sock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := NewWithEnv("", "home", func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.API().DaemonHost(); got != tt.want {
+				t.Errorf("engine %s, want %s", got, tt.want)
+			}
+		})
 	}
 }
