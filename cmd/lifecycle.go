@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -119,17 +120,23 @@ bit 1 (2) the kubelet is not running, bit 2 (4) the API server is not running.`,
 }
 
 func (a *app) nodeImageCmd() *cobra.Command {
-	var version string
+	var version, mirror string
 	var vm bool
 	c := &cobra.Command{
 		Use:     "node-image",
 		Short:   "Build (or find in the cache) the node image for a Kubernetes version",
-		Example: "  devk node-image\n  devk node-image --kubernetes-version v1.33.6\n  devk node-image --vm",
+		Example: "  devk node-image\n  devk node-image --kubernetes-version v1.33.6\n  devk node-image --vm\n  devk node-image --debian-mirror http://ftp.de.debian.org/debian",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if u, err := url.Parse(mirror); mirror != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || u.Path == "") {
+				return fmt.Errorf("%w: --debian-mirror %q: use a Debian archive URL such as %s", errUsage, mirror, iso.DefaultDebianMirror)
+			}
 			m, _, err := a.manager(a.reporter("text"))
 			if err != nil {
 				return err
+			}
+			if builder, ok := m.Images.(*iso.Builder); ok && mirror != "" {
+				builder.Mirror = mirror
 			}
 			if vm {
 				builder, ok := m.Images.(*iso.Builder)
@@ -151,6 +158,7 @@ func (a *app) nodeImageCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&version, "kubernetes-version", iso.DefaultKubernetesVersion, "Kubernetes version, vMAJOR.MINOR.PATCH")
+	c.Flags().StringVar(&mirror, "debian-mirror", "", "Debian mirror for the root filesystem (default: $DEVK_DEBIAN_MIRROR, else the host's apt sources, else "+iso.DefaultDebianMirror+")")
 	c.Flags().BoolVar(&vm, "vm", false, "build the QEMU driver's boot files (kernel, initrd, disk image) instead; prints their paths as JSON")
 	return c
 }

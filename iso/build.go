@@ -52,7 +52,8 @@ type Builder struct {
 	// VM makes Ensure provide the VM files' folder (for the qemu driver) instead of the
 	// container image.
 	VM bool
-	// Mirror is the Debian mirror; empty means the host's apt configuration.
+	// Mirror is the Debian mirror; empty means the one in the host's apt sources, else
+	// DefaultDebianMirror.
 	Mirror string
 }
 
@@ -363,9 +364,6 @@ func (b *Builder) mmdebstrap(ctx context.Context, out string, packages, hooks []
 	if mirror == "" {
 		mirror = HostDebianMirror()
 	}
-	if mirror == "" {
-		return fmt.Errorf("%w: no Debian mirror found in /etc/apt/sources.list*; set DEVK_DEBIAN_MIRROR", ErrBuildFailed)
-	}
 	args := []string{"--variant=minbase", "--include=" + strings.Join(packages, ","),
 		"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
 		"--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
@@ -375,34 +373,60 @@ func (b *Builder) mmdebstrap(ctx context.Context, out string, packages, hooks []
 	}
 	args = append(args, Suite, out, mirror)
 	if err := b.run(ctx, "", nil, "mmdebstrap", args...); err != nil {
-		return fmt.Errorf("%w: building the root filesystem (is the Debian mirror %s reachable? is the disk full?): %v", ErrBuildFailed, mirror, err)
+		return fmt.Errorf("%w: building the root filesystem (is the Debian mirror %s reachable? pick another with --debian-mirror or DEVK_DEBIAN_MIRROR; is the disk full?): %v", ErrBuildFailed, mirror, err)
 	}
 	return nil
 }
 
-// HostDebianMirror reads the first Debian archive URI from the host's apt sources, so the
-// node is built from the mirror this machine already uses.
+// DefaultDebianMirror is the Debian project's own redirector, for hosts whose apt
+// sources name no Debian mirror (Ubuntu, Fedora, Arch, ...).
+const DefaultDebianMirror = "http://deb.debian.org/debian"
+
+// HostDebianMirror is the Debian mirror this machine's apt already uses, else the
+// default one.
 func HostDebianMirror() string {
-	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
-	for _, f := range append([]string{"/etc/apt/sources.list"}, files...) {
+	if m := FindDebianMirror("/"); m != "" {
+		return m
+	}
+	return DefaultDebianMirror
+}
+
+// FindDebianMirror reads the first Debian archive URI from the apt sources under root
+// (one-line .list files and deb822 .sources files), "" if there is none.
+func FindDebianMirror(root string) string {
+	files, _ := filepath.Glob(filepath.Join(root, "etc/apt/sources.list.d/*"))
+	for _, f := range append([]string{filepath.Join(root, "etc/apt/sources.list")}, files...) {
+		if !strings.HasSuffix(f, ".list") && !strings.HasSuffix(f, ".sources") {
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
 		for _, line := range strings.Split(string(data), "\n") {
-			fields := strings.Fields(line)
-			var uri string
+			fields := strings.Fields(strings.SplitN(line, "#", 2)[0])
+			var uris []string
 			switch {
 			case len(fields) >= 2 && fields[0] == "URIs:":
-				uri = fields[1]
+				uris = fields[1:]
 			case len(fields) >= 3 && fields[0] == "deb":
-				uri = fields[1]
-				if strings.HasPrefix(uri, "[") {
-					uri = fields[2]
+				rest := fields[1:]
+				if strings.HasPrefix(rest[0], "[") { // options: [arch=amd64 signed-by=...]
+					for len(rest) > 0 && !strings.HasSuffix(rest[0], "]") {
+						rest = rest[1:]
+					}
+					if len(rest) > 0 {
+						rest = rest[1:]
+					}
+				}
+				if len(rest) > 0 {
+					uris = rest[:1]
 				}
 			}
-			if strings.HasSuffix(strings.TrimRight(uri, "/"), "/debian") {
-				return uri
+			for _, uri := range uris {
+				if strings.HasSuffix(strings.TrimRight(uri, "/"), "/debian") {
+					return uri
+				}
 			}
 		}
 	}

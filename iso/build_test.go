@@ -219,3 +219,37 @@ func TestCustomizeHooksAreStable(t *testing.T) {
 		}
 	}
 }
+
+// TestFindDebianMirror reads apt sources of each kind a host may have.
+func TestFindDebianMirror(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"Debian one-line", map[string]string{"etc/apt/sources.list": "deb http://ftp.de.debian.org/debian bookworm main\n"}, "http://ftp.de.debian.org/debian"},
+		{"one-line with options", map[string]string{"etc/apt/sources.list": "# comment\ndeb [arch=amd64 signed-by=/usr/share/keyrings/d.gpg] https://mirror.example/debian/ bookworm main\n"}, "https://mirror.example/debian/"},
+		{"Debian 12 deb822", map[string]string{"etc/apt/sources.list.d/debian.sources": "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n"}, "http://deb.debian.org/debian"},
+		{"security only is not a mirror", map[string]string{"etc/apt/sources.list": "deb http://security.debian.org/debian-security bookworm-security main\n"}, ""},
+		{"Ubuntu", map[string]string{"etc/apt/sources.list.d/ubuntu.sources": "Types: deb\nURIs: http://archive.ubuntu.com/ubuntu/\nSuites: noble\n"}, ""},
+		{"Fedora or Arch: no apt at all", map[string]string{"etc/os-release": "ID=fedora\n"}, ""},
+		{"a backup file is not read", map[string]string{"etc/apt/sources.list.d/old.list.save": "deb http://old.example/debian bookworm main\n"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, data := range tt.files {
+				path := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := FindDebianMirror(root); got != tt.want {
+				t.Errorf("FindDebianMirror = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
