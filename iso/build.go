@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/modfile"
@@ -310,8 +311,28 @@ func (b *Builder) kube(ctx context.Context, r Recipe) (string, error) {
 			return err
 		}
 		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-kube-"+r.KubernetesVersion), gomod,
-			mustRead(sources, "kube/main.go.tmpl"), tmp, r.ldflags())
+			r.KubeMain(), tmp, r.ldflags())
 	})
+}
+
+// KubeMain is the multi-call binary's source for the recipe's minor. A line of the
+// template ending in "// devk:since N" calls upstream code that appeared in minor N: it is
+// dropped for older minors, and kept without the marker (so the source, and the hash of
+// the versions that have it, are what they were before the marker).
+func (r Recipe) KubeMain() string {
+	const marker = " // devk:since "
+	var out []string
+	for _, line := range strings.Split(mustRead(sources, "kube/main.go.tmpl"), "\n") {
+		if i := strings.LastIndex(line, marker); i >= 0 {
+			since, err := strconv.Atoi(strings.TrimSpace(line[i+len(marker):]))
+			if err == nil && r.Minor < since {
+				continue
+			}
+			line = line[:i]
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
 
 // ldflags stamps the version, so nodes and `kubectl version` report the real one.

@@ -82,7 +82,7 @@ func RootfsKey() string {
 
 // KubeKey identifies the Kubernetes multi-call binary.
 func (r Recipe) KubeKey() string {
-	return hashOf("kube", recipeRevision, r.KubernetesVersion, mustRead(sources, "kube/main.go.tmpl"))
+	return hashOf("kube", recipeRevision, r.KubernetesVersion, r.KubeMain())
 }
 
 func coreDNSKey() string {

@@ -174,3 +174,30 @@ func TestPackages(t *testing.T) {
 		}
 	}
 }
+
+// TestKubeMainPerMinor: code that calls APIs newer than the minor is left out (v1.33
+// lacks kubectl.GetLogVerbosity), and nothing else changes.
+func TestKubeMainPerMinor(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		want    bool
+	}{{"v1.33.13", false}, {"v1.34.4", true}, {"v1.35.4", true}} {
+		r, err := NewRecipe(tt.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := r.KubeMain()
+		if got := strings.Contains(src, "GetLogVerbosity"); got != tt.want {
+			t.Errorf("%s: GetLogVerbosity present = %v, want %v", tt.version, got, tt.want)
+		}
+		if strings.Contains(src, "devk:since") {
+			t.Errorf("%s: a marker was left in the source", tt.version)
+		}
+		if got := strings.Contains(src, "\t\"k8s.io/component-base/logs\"\n"); got != tt.want {
+			t.Errorf("%s: the logs import present = %v, want %v (an unused import does not compile)", tt.version, got, tt.want)
+		}
+		if !strings.Contains(src, "NewDefaultKubectlCommand") {
+			t.Errorf("%s: kubectl entry point missing", tt.version)
+		}
+	}
+}
