@@ -3,7 +3,7 @@ GO ?= go
 KUBERNETES_VERSION ?= v1.34.4
 BIN := bin/devk
 
-.PHONY: build node-image test test-short test-faults e2e bench lint help
+.PHONY: build node-image test test-short test-faults test-versions e2e bench lint help
 
 build: ## build bin/devk
 	$(GO) build -o $(BIN) .
@@ -25,6 +25,11 @@ test: build ## unit tests, then the end-to-end tests on the real Docker engine
 test-faults: build ## the fault suite alone, with its slow cases (DEVK_FAULTS_FULL=1)
 	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
 	DEVK_E2E=1 DEVK_FAULTS_FULL=1 $(GO) test -count=1 -timeout 40m -v -run 'TestFaults' ./e2e/...
+
+# Three minors that run on this project's cgroup v1 hosts; override for others.
+VERSIONS ?= v1.33.13,v1.34.4,v1.35.4
+test-versions: build ## the lifecycle on each of VERSIONS (builds each node image from source the first time)
+	DEVK_E2E=1 DEVK_E2E_VERSIONS=$(VERSIONS) $(GO) test -count=1 -timeout 120m -v -run 'TestKubernetesVersions' ./e2e/...
 
 bench: build ## time startup phases and measure node memory; prints a table
 	DEVK_E2E=1 $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/...
