@@ -96,21 +96,102 @@ func (m *Manager) step(name string, fn func() error) error {
 }
 
 // Start creates, restarts or re-checks the profile's cluster until DNS answers in it.
-// It is safe to re-run after a failed or interrupted start.
+// It is safe to re-run after a failed or interrupted start. It runs startSteps in order.
 func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error) {
 	unlock, err := m.Home.Lock(opts.Profile)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if err := m.Driver.Preflight(ctx); err != nil {
-		return nil, err
+	s := &startState{opts: opts}
+	defer s.stop()
+	for _, step := range m.startSteps() {
+		if err := step.run(ctx, s); err != nil {
+			return nil, err
+		}
 	}
+	return s.prof, nil
+}
+
+// startState is what the steps of a start hand on to each other.
+type startState struct {
+	opts  StartOptions
+	prof  *Profile
+	state driver.State // of the node when start began
+	node  driver.Node
+	// Set by configure: the credentials, whether any node file changed, CoreDNS's manifest.
+	pki     *PKI
+	changed bool
+	coreDNS []byte
+	// readySince is when the node must have posted Ready after (zero: any Ready counts).
+	readySince time.Time
+	// Set by connect.
+	client kubernetes.Interface
+	api    *Applier
+	// addonsHealthy reports the applied addons' health, watched while the node comes up.
+	addonsHealthy chan error
+	stopAddons    context.CancelFunc
+}
+
+func (s *startState) stop() {
+	if s.stopAddons != nil {
+		s.stopAddons()
+	}
+}
+
+// startStep is one named step of a start; steps that a user sees report themselves.
+type startStep struct {
+	name string
+	run  func(context.Context, *startState) error
+}
+
+// startSteps are the steps of a start, in order.
+func (m *Manager) startSteps() []startStep {
+	return []startStep{
+		{"preflight", func(ctx context.Context, _ *startState) error { return m.Driver.Preflight(ctx) }},
+		{"load profile", m.loadStartProfile},
+		{"node image", m.ensureNodeImage},
+		{"provision node", m.provisionNode},
+		{"boot node", m.bootNode},
+		{"restore certificates", m.restoreCertificates},
+		{"configure", m.configureNode},
+		{"start units", m.startUnits},
+		{"connect", m.connect},
+		{"API server", func(ctx context.Context, s *startState) error {
+			return m.step("Waiting for the API server", func() error { return waitAPIServer(ctx, s.client, readyTimeout) })
+		}},
+		{"kubeconfig", func(ctx context.Context, s *startState) error {
+			return m.step("Writing kubeconfig context "+s.prof.Name, func() error {
+				return MergeKubeconfig(m.Kubeconfig, s.prof.Name, s.prof.Server(), s.pki.CA.CertPEM, s.pki.Leaves[CertAdmin])
+			})
+		}},
+		{"CoreDNS", func(ctx context.Context, s *startState) error {
+			return m.step("Deploying CoreDNS", func() error { return s.api.Apply(ctx, s.coreDNS, "devk") })
+		}},
+		{"apply addons", m.applyAddons},
+		{"node Ready", m.waitReady},
+		{"DNS", func(ctx context.Context, s *startState) error {
+			return m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, s.node, readyTimeout) })
+		}},
+		{"addons healthy", func(ctx context.Context, s *startState) error {
+			if len(s.prof.Addons) == 0 {
+				return nil
+			}
+			return m.step("Waiting for addons "+strings.Join(s.prof.Addons, ", "), func() error { return <-s.addonsHealthy })
+		}},
+	}
+}
+
+// loadStartProfile loads the profile, or makes a new one from the options (checking its
+// host ports first), and reads the node's state.
+func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
+	opts := s.opts
 	prof, err := m.Home.Load(opts.Profile)
-	if errors.Is(err, ErrNoProfile) {
+	switch {
+	case errors.Is(err, ErrNoProfile):
 		opts = withDefaults(opts)
 		if err := checkPortsFree(opts); err != nil {
-			return nil, err
+			return err
 		}
 		prof = &Profile{
 			Name: opts.Profile, Driver: m.Driver.Name(), CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
@@ -120,53 +201,44 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		if m.Addons != nil {
 			prof.Addons = appendNew(m.Addons.Defaults(), opts.Addons...)
 		}
-	} else if err != nil {
-		return nil, err
-	} else if err := checkUnchanged(prof, opts); err != nil {
-		return nil, err
-	} else {
+	case err != nil:
+		return err
+	default:
+		if err := checkUnchanged(prof, opts); err != nil {
+			return err
+		}
 		prof.Addons = appendNew(prof.Addons, opts.Addons...) // --addons adds to what is enabled
 	}
 	if prof.Driver != m.Driver.Name() {
-		return nil, fmt.Errorf("%w: profile %s uses the %s driver; delete it to change drivers", ErrInvalid, prof.Name, prof.Driver)
+		return fmt.Errorf("%w: profile %s uses the %s driver; delete it to change drivers", ErrInvalid, prof.Name, prof.Driver)
 	}
+	s.prof = prof
+	s.state, err = m.Driver.State(ctx, prof.Name)
+	return err
+}
 
-	state, err := m.Driver.State(ctx, prof.Name)
-	if err != nil {
-		return nil, err
-	}
-	if state == driver.StateNonexistent || prof.NodeImage == "" {
-		if err := m.step("Preparing node image for Kubernetes "+prof.KubernetesVersion, func() (err error) {
-			prof.NodeImage, err = m.Images.Ensure(ctx, prof.KubernetesVersion)
+// ensureNodeImage builds or finds the node image a new node needs, then saves the
+// profile before anything is created, so a failed start can be re-run or deleted.
+func (m *Manager) ensureNodeImage(ctx context.Context, s *startState) error {
+	if s.state == driver.StateNonexistent || s.prof.NodeImage == "" {
+		if err := m.step("Preparing node image for Kubernetes "+s.prof.KubernetesVersion, func() (err error) {
+			s.prof.NodeImage, err = m.Images.Ensure(ctx, s.prof.KubernetesVersion)
 			return err
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// Saved before anything is created, so a failed start can be re-run or deleted.
-	if err := m.Home.Save(prof); err != nil {
-		return nil, err
-	}
+	return m.Home.Save(s.prof)
+}
 
-	var node driver.Node
-	switch state {
+// provisionNode creates, starts or unpauses the node, and records its endpoints.
+func (m *Manager) provisionNode(ctx context.Context, s *startState) error {
+	prof := s.prof
+	var err error
+	switch s.state {
 	case driver.StateNonexistent:
 		err = m.step("Creating node ("+m.Driver.Name()+")", func() (err error) {
-			ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
-			node, err = m.Driver.Create(ctx, driver.NodeSpec{
-				Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
-				Ports: append(ports, prof.Ports...), Mounts: prof.Mounts, CgroupRoot: NewNodeParams(prof.Name, "").CgroupRoot,
-				// A node that boots with its configuration starts the control plane at
-				// once: no reload and restart of systemd units after boot.
-				Preseed: func(nodeIP string) ([]byte, error) {
-					_, files, err := m.nodeConfig(prof.Name, nodeIP)
-					if err != nil {
-						return nil, err
-					}
-					archive, _, err := nodeFilesArchive(files)
-					return archive, err
-				},
-			})
+			s.node, err = m.Driver.Create(ctx, m.nodeSpec(prof))
 			return err
 		})
 	case driver.StateStopped, driver.StateError:
@@ -175,141 +247,150 @@ func (m *Manager) Start(ctx context.Context, opts StartOptions) (*Profile, error
 		err = m.step("Unpausing node", func() error { return m.unpause(ctx, prof.Name) })
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if node == nil {
-		if node, err = m.Driver.Node(ctx, prof.Name); err != nil {
-			return nil, err
+	if s.node == nil {
+		if s.node, err = m.Driver.Node(ctx, prof.Name); err != nil {
+			return err
 		}
 	}
-	if err := m.fillEndpoints(ctx, prof, node); err != nil {
-		return nil, err
+	if err := m.fillEndpoints(ctx, prof, s.node); err != nil {
+		return err
 	}
-	if err := m.Home.Save(prof); err != nil {
-		return nil, err
+	return m.Home.Save(prof)
+}
+
+// nodeSpec is the profile's node. A node that boots with its configuration (preseeded)
+// starts the control plane at once: no reload and restart of systemd units after boot.
+func (m *Manager) nodeSpec(prof *Profile) driver.NodeSpec {
+	ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
+	return driver.NodeSpec{
+		Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
+		Ports: append(ports, prof.Ports...), Mounts: prof.Mounts, CgroupRoot: NewNodeParams(prof.Name, "").CgroupRoot,
+		Preseed: func(nodeIP string) ([]byte, error) {
+			_, files, err := m.nodeConfig(prof.Name, nodeIP)
+			if err != nil {
+				return nil, err
+			}
+			archive, _, err := nodeFilesArchive(files)
+			return archive, err
+		},
 	}
-	// Files go in as soon as the node runs commands: that needs no systemd, so it
-	// overlaps the rest of the boot.
-	if err := m.step("Booting node", func() error { return waitExec(ctx, node) }); err != nil {
-		return nil, err
+}
+
+// bootNode waits until the node runs commands: files go in then, which needs no
+// systemd, so it overlaps the rest of the boot.
+func (m *Manager) bootNode(ctx context.Context, s *startState) error {
+	return m.step("Booting node", func() error { return waitExec(ctx, s.node) })
+}
+
+// restoreCertificates restores certificates lost or damaged on the host from the node's
+// copy, so the cluster keeps its CA and every token stays valid.
+func (m *Manager) restoreCertificates(ctx context.Context, s *startState) error {
+	why := CheckPKI(m.Home.CertsDir(s.prof.Name))
+	if why == nil || s.state == driver.StateNonexistent {
+		return nil
 	}
-	// Certificates lost or damaged on the host are restored from the node's copy, so the
-	// cluster keeps its CA and every token stays valid.
-	if why := CheckPKI(m.Home.CertsDir(prof.Name)); why != nil && state != driver.StateNonexistent {
-		if err := m.step("Restoring the cluster's certificates from the node", func() error {
-			return m.restorePKI(ctx, node, prof.Name, why)
-		}); err != nil {
-			return nil, err
-		}
-	}
-	var pki *PKI
-	var changed bool
-	var coreDNS []byte
-	if err := m.step("Configuring control plane", func() error {
+	return m.step("Restoring the cluster's certificates from the node", func() error {
+		return m.restorePKI(ctx, s.node, s.prof.Name, why)
+	})
+}
+
+// configureNode writes the node's files (configuration, units, certificates) where they
+// differ from what it has.
+func (m *Manager) configureNode(ctx context.Context, s *startState) error {
+	return m.step("Configuring control plane", func() error {
 		var files []NodeFile
 		var err error
-		if pki, files, err = m.nodeConfig(prof.Name, prof.NodeIP); err != nil {
+		if s.pki, files, err = m.nodeConfig(s.prof.Name, s.prof.NodeIP); err != nil {
 			return err
 		}
 		for _, f := range files {
 			if f.Path == CoreDNSManifest {
-				coreDNS = f.Data
+				s.coreDNS = f.Data
 			}
 		}
-		changed, err = writeNodeFiles(ctx, node, files)
+		s.changed, err = writeNodeFiles(ctx, s.node, files)
 		return err
-	}); err != nil {
-		return nil, err
-	}
+	})
+}
+
+// startUnits tells systemd to (re)start the components where needed. A node that just
+// booted with the configuration it already had starts its enabled units by itself.
+func (m *Manager) startUnits(ctx context.Context, s *startState) error {
 	// A node that was just created or restarted must post a fresh Ready; a running one
-	// keeps the condition it has (the kubelet re-posts only on change).
-	// A node that was paused keeps its kubelet, which re-posts Ready only when it changes
-	// (or every 5 minutes): what it reports now is what counts.
-	var readySince time.Time
-	if state != driver.StateRunning && state != driver.StatePaused {
-		readySince = time.Now()
+	// keeps the condition it has (the kubelet re-posts only on change), and so does a
+	// paused one, whose kubelet re-posts only on change or every 5 minutes: what it
+	// reports now is what counts.
+	if s.state != driver.StateRunning && s.state != driver.StatePaused {
+		s.readySince = time.Now()
 	}
-	// A node that just booted with the configuration it already had starts its enabled
-	// units by itself: nothing to tell systemd, nor to wait for it.
-	if changed || state == driver.StateRunning {
-		if err := m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
-			if err := waitSystemd(ctx, node); err != nil {
+	if !s.changed && s.state != driver.StateRunning {
+		return nil
+	}
+	return m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
+		if err := waitSystemd(ctx, s.node); err != nil {
+			return err
+		}
+		// A running node's units are revived if something stopped them behind devk's
+		// back. --no-block: the waits that follow check what matters, and systemd
+		// otherwise holds the command until the whole boot (image preloading included)
+		// has finished.
+		verb := []string{"systemctl", "start", "--no-block"}
+		if s.changed {
+			// New configuration (the units' enable links came with it): units already
+			// running from the files before must restart to take it.
+			if _, err := driver.Output(ctx, s.node, "systemctl", "daemon-reload"); err != nil {
 				return err
 			}
-			// A running node's units are revived if something stopped them behind
-			// devk's back. --no-block: the waits that follow check what matters, and
-			// systemd otherwise holds the command until the whole boot (image
-			// preloading included) has finished.
-			verb := []string{"systemctl", "start", "--no-block"}
-			if changed {
-				// New configuration (the units' enable links came with it): units
-				// already running from the files before must restart to take it.
-				if _, err := driver.Output(ctx, node, "systemctl", "daemon-reload"); err != nil {
-					return err
-				}
-				verb = []string{"systemctl", "restart", "--no-block"}
-			}
-			_, err := driver.Output(ctx, node, append(verb, Units...)...)
-			return err
-		}); err != nil {
-			return nil, err
+			verb = []string{"systemctl", "restart", "--no-block"}
 		}
-	}
-	server := fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
-	cfg, err := AdminConfig(server, pki)
+		_, err := driver.Output(ctx, s.node, append(verb, Units...)...)
+		return err
+	})
+}
+
+// connect makes the API clients start uses from here on.
+func (m *Manager) connect(ctx context.Context, s *startState) error {
+	cfg, err := AdminConfig(s.prof.Server(), s.pki)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	if s.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	s.api, err = NewApplier(cfg)
+	return err
+}
+
+// applyAddons applies the profile's addons before the waits, so their pods start
+// alongside CoreDNS, and watches their health while the node and DNS come up.
+func (m *Manager) applyAddons(ctx context.Context, s *startState) error {
+	s.addonsHealthy = make(chan error, 1)
+	if m.Addons == nil || len(s.prof.Addons) == 0 {
+		s.addonsHealthy <- nil
+		return nil
+	}
+	// Images first (not while the node boots: the check would wait on containerd and
+	// compete with the API server for the CPU, which measured slower).
+	if err := m.Addons.Prepare(ctx, s.node, s.prof); err != nil {
+		return err
+	}
+	var addonsCtx context.Context
+	addonsCtx, s.stopAddons = context.WithCancel(ctx)
+	healthy, err := m.Addons.Apply(addonsCtx, s.node, s.api, s.prof)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	api, err := NewApplier(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.step("Waiting for the API server", func() error { return waitAPIServer(ctx, client, readyTimeout) }); err != nil {
-		return nil, err
-	}
-	if err := m.step("Writing kubeconfig context "+prof.Name, func() error {
-		return MergeKubeconfig(m.Kubeconfig, prof.Name, server, pki.CA.CertPEM, pki.Leaves[CertAdmin])
-	}); err != nil {
-		return nil, err
-	}
-	if err := m.step("Deploying CoreDNS", func() error { return api.Apply(ctx, coreDNS, "devk") }); err != nil {
-		return nil, err
-	}
-	// Addons are applied before the waits, so their pods start alongside CoreDNS, and
-	// their health is watched while the node and DNS come up.
-	addonsHealthy := make(chan error, 1)
-	addonsCtx, stopAddons := context.WithCancel(ctx)
-	defer stopAddons()
-	if m.Addons != nil && len(prof.Addons) > 0 {
-		// Images first (not while the node boots: the check would wait on containerd
-		// and compete with the API server for the CPU, which measured slower).
-		if err := m.Addons.Prepare(ctx, node, prof); err != nil {
-			return nil, err
-		}
-		healthy, err := m.Addons.Apply(addonsCtx, node, api, prof)
-		if err != nil {
-			return nil, err
-		}
-		go func() { addonsHealthy <- healthy() }()
-	} else {
-		addonsHealthy <- nil
-	}
-	if err := m.step("Waiting for the node to be Ready", func() error { return waitNodeReady(ctx, client, prof.Name, readySince, readyTimeout) }); err != nil {
-		return nil, err
-	}
-	if err := m.step("Waiting for cluster DNS", func() error { return waitDNS(ctx, node, readyTimeout) }); err != nil {
-		return nil, err
-	}
-	if len(prof.Addons) > 0 {
-		if err := m.step("Waiting for addons "+strings.Join(prof.Addons, ", "), func() error { return <-addonsHealthy }); err != nil {
-			return nil, err
-		}
-	}
-	return prof, nil
+	go func() { s.addonsHealthy <- healthy() }()
+	return nil
+}
+
+// waitReady waits for node Ready (posted after readySince).
+func (m *Manager) waitReady(ctx context.Context, s *startState) error {
+	return m.step("Waiting for the node to be Ready", func() error {
+		return waitNodeReady(ctx, s.client, s.prof.Name, s.readySince, readyTimeout)
+	})
 }
 
 // restorePKI restores the profile's certificates from the node (see restorePKI).

@@ -35,6 +35,9 @@ type Profile struct {
 	Created           time.Time            `json:"created"`
 }
 
+// Server is the API server's URL from the host: always on 127.0.0.1.
+func (p *Profile) Server() string { return fmt.Sprintf("https://127.0.0.1:%d", p.APIServerPort) }
+
 // Home is devk's state directory ($DEVK_HOME, default ~/.devk).
 type Home struct{ Dir string }
 
