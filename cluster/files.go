@@ -103,4 +103,3 @@ func LockTransient(path string, wait time.Duration) (unlock func(), err error) {
 		f.Close()
 	}
 }
-

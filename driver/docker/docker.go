@@ -556,7 +556,9 @@ func (d *Driver) removeHostCgroups(ctx context.Context, image, root string) erro
 	if err != nil {
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
 	}
-	defer func() { _ = d.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true}) }()
+	defer func() {
+		_ = d.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
+	}()
 	if err := d.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
 	}
