@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/client-go/kubernetes"
 	"os"
 	"time"
 
@@ -140,7 +141,7 @@ func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
 		return st, err
 	}
 	st.NodeIP = prof.NodeIP
-	st.Server = fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
+	st.Server = prof.Server()
 	if s := KubeconfigServer(m.Kubeconfig, profile); s == st.Server {
 		st.Kubeconfig = Configured
 	} else if s != "" {
@@ -170,11 +171,11 @@ func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
 		st.Kubelet = Running
 	}
 	st.APIServer = Stopped
-	pki, err := LoadPKI(m.Home.CertsDir(profile))
+	cfg, _, err := m.connect(prof)
 	if err != nil {
 		return st, err
 	}
-	client, err := AdminClient(st.Server, pki)
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return st, err
 	}

@@ -156,7 +156,7 @@ func (m *Manager) startSteps() []startStep {
 		{"restore certificates", m.restoreCertificates},
 		{"configure", m.configureNode},
 		{"start units", m.startUnits},
-		{"connect", m.connect},
+		{"connect", m.connectStart},
 		{"API server", func(ctx context.Context, s *startState) error {
 			return m.step("Waiting for the API server", func() error { return waitAPIServer(ctx, s.client, readyTimeout) })
 		}},
@@ -350,8 +350,8 @@ func (m *Manager) startUnits(ctx context.Context, s *startState) error {
 	})
 }
 
-// connect makes the API clients start uses from here on.
-func (m *Manager) connect(ctx context.Context, s *startState) error {
+// connectStart makes the API clients start uses from here on.
+func (m *Manager) connectStart(ctx context.Context, s *startState) error {
 	cfg, err := AdminConfig(s.prof.Server(), s.pki)
 	if err != nil {
 		return err
@@ -638,15 +638,6 @@ func AdminConfig(server string, pki *PKI) (*rest.Config, error) {
 	// devk's requests are few and it waits on them: no client-side throttling.
 	cfg.QPS, cfg.Burst = 100, 200
 	return cfg, nil
-}
-
-// AdminClient is a clientset for the cluster with the admin credentials.
-func AdminClient(server string, pki *PKI) (*kubernetes.Clientset, error) {
-	cfg, err := AdminConfig(server, pki)
-	if err != nil {
-		return nil, err
-	}
-	return kubernetes.NewForConfig(cfg)
 }
 
 // APIServerReady asks /readyz.

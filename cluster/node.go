@@ -93,8 +93,7 @@ func (m *Manager) UpdateContext(ctx context.Context, profile string) (string, er
 	if err != nil {
 		return "", err
 	}
-	server := fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort)
-	return server, MergeKubeconfig(m.Kubeconfig, profile, server, pki.CA.CertPEM, pki.Leaves[CertAdmin])
+	return prof.Server(), MergeKubeconfig(m.Kubeconfig, profile, prof.Server(), pki.CA.CertPEM, pki.Leaves[CertAdmin])
 }
 
 // ProfileState is one row of `devk profile list`. Field names are stable.

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/devk-dev/devk/driver"
 )
@@ -35,11 +36,11 @@ func (m *Manager) Client(ctx context.Context, profile string) (*kubernetes.Clien
 	if err != nil {
 		return nil, nil, err
 	}
-	pki, err := LoadPKI(m.Home.CertsDir(profile))
+	cfg, _, err := m.connect(prof)
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := AdminClient(fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort), pki)
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,15 +52,22 @@ func (m *Manager) Client(ctx context.Context, profile string) (*kubernetes.Clien
 
 // Applier returns a ManifestApplier for the profile's cluster.
 func (m *Manager) Applier(prof *Profile) (*Applier, error) {
-	pki, err := LoadPKI(m.Home.CertsDir(prof.Name))
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := AdminConfig(fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort), pki)
+	cfg, _, err := m.connect(prof)
 	if err != nil {
 		return nil, err
 	}
 	return NewApplier(cfg)
+}
+
+// connect is the admin client configuration of an existing profile's cluster, from its
+// certificates (never issuing any: see LoadPKI).
+func (m *Manager) connect(prof *Profile) (*rest.Config, *PKI, error) {
+	pki, err := LoadPKI(m.Home.CertsDir(prof.Name))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := AdminConfig(prof.Server(), pki)
+	return cfg, pki, err
 }
 
 // ServiceURLs returns the host-reachable address of each port of a NodePort or
