@@ -3,7 +3,7 @@ GO ?= go
 KUBERNETES_VERSION ?= v1.34.4
 BIN := bin/devk
 
-.PHONY: build node-image test test-short test-faults test-versions e2e bench lint help
+.PHONY: build node-image test test-short test-faults test-versions test-cgroup2 e2e bench lint help
 
 build: ## build bin/devk
 	$(GO) build -o $(BIN) .
@@ -30,6 +30,11 @@ test-faults: build ## the fault suite alone, with its slow cases (DEVK_FAULTS_FU
 VERSIONS ?= v1.33.13,v1.34.4,v1.35.4
 test-versions: build ## the lifecycle on each of VERSIONS (builds each node image from source the first time)
 	DEVK_E2E=1 DEVK_E2E_VERSIONS=$(VERSIONS) $(GO) test -count=1 -timeout 120m -v -run 'TestKubernetesVersions' ./e2e/...
+
+test-cgroup2: build ## the docker driver on a cgroup v2 host: devk inside a devk VM (slow under emulation)
+	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
+	$(BIN) node-image --vm --kubernetes-version $(KUBERNETES_VERSION)
+	DEVK_E2E=1 DEVK_E2E_CGROUP2=1 $(GO) test -count=1 -timeout 110m -v -run 'TestCgroupV2InVM' ./e2e/...
 
 bench: build ## time startup phases and measure node memory; prints a table
 	DEVK_E2E=1 $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/...
