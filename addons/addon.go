@@ -45,6 +45,9 @@ type Addon struct {
 	Manifests []string
 	// Health checks pass once the addon does its job.
 	Health []Check
+	// InNodeImage ships the images of an addon that is not on by default in the node
+	// image, imported on first enable (a default addon's images are preloaded anyway).
+	InNodeImage bool
 }
 
 // ImageRefs lists the references of the addon's images, sorted.

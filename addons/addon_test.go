@@ -95,7 +95,7 @@ func TestBuiltinCatalog(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	preloaded := map[string]bool{}
-	for _, p := range iso.PreloadedPrograms() {
+	for _, p := range c.NodeImagePrograms().Preload {
 		preloaded[p.Image] = true
 	}
 	for _, a := range c {

@@ -13,9 +13,9 @@ const (
 )
 
 // Builtin returns devk's built-in addons, in the order they are enabled. A new addon
-// is one more entry here plus its template under manifests/ (and its program in iso/
-// when it needs an image built from Go sources; a default-on addon's program belongs in
-// iso.PreloadedPrograms so that new nodes have it without a build).
+// is one more entry here plus its template under manifests/ (and its program in
+// programs.go when it needs an image built from Go sources; a default addon's images are
+// preloaded in the node image, see Catalog.NodeImagePrograms).
 func Builtin() Catalog {
 	return Catalog{
 		{
@@ -23,7 +23,7 @@ func Builtin() Catalog {
 			Description: "Provisions PersistentVolumes for claims, in the node's /var (rancher/local-path-provisioner)",
 			Default:     true,
 			Namespace:   "local-path-storage",
-			Images:      map[string]iso.GoProgram{"Provisioner": iso.LocalPathProvisioner()},
+			Images:      map[string]iso.GoProgram{"Provisioner": LocalPathProvisioner()},
 			Manifests:   []string{"storage-provisioner.yaml"},
 			Health:      []Check{{Kind: DeploymentAvailable, Namespace: "local-path-storage", Name: "local-path-provisioner"}},
 		},
@@ -38,7 +38,7 @@ func Builtin() Catalog {
 			Name:        "metrics-server",
 			Description: "Resource metrics for `kubectl top` and HorizontalPodAutoscalers",
 			Namespace:   "kube-system",
-			Images:      map[string]iso.GoProgram{"MetricsServer": iso.MetricsServer()},
+			Images:      map[string]iso.GoProgram{"MetricsServer": MetricsServer()},
 			Manifests:   []string{"metrics-server.yaml"},
 			Health: []Check{
 				{Kind: DeploymentAvailable, Namespace: "kube-system", Name: "metrics-server"},
@@ -49,7 +49,7 @@ func Builtin() Catalog {
 			Name:        "ingress",
 			Description: "Traefik Ingress controller on the node's ports 80 and 443 (default IngressClass \"traefik\")",
 			Namespace:   "ingress",
-			Images:      map[string]iso.GoProgram{"Traefik": iso.Traefik()},
+			Images:      map[string]iso.GoProgram{"Traefik": Traefik()},
 			Manifests:   []string{"ingress.yaml"},
 			Health:      []Check{{Kind: DeploymentAvailable, Namespace: "ingress", Name: "traefik"}},
 		},
@@ -57,7 +57,7 @@ func Builtin() Catalog {
 			Name:        "registry",
 			Description: "Image registry at localhost:5000 in the node (docker push via docker-env, pulls by pods)",
 			Namespace:   "kube-system",
-			Images:      map[string]iso.GoProgram{"Registry": iso.Registry()},
+			Images:      map[string]iso.GoProgram{"Registry": Registry()},
 			Manifests:   []string{"registry.yaml"},
 			Health:      []Check{{Kind: DeploymentAvailable, Namespace: "kube-system", Name: "registry"}},
 		},

@@ -10,7 +10,7 @@ import (
 // another devk gets it built from the source devk embeds. Its image tag is the source's
 // hash, so a devk with a changed dashboard loads and rolls out the new one.
 func Dashboard() Addon {
-	p := iso.Dashboard()
+	p := DashboardProgram()
 	return Addon{
 		Name:        "dashboard",
 		Description: "devk's web dashboard: `devk dashboard` opens it (objects, live lists, logs, scale, restart)",
@@ -18,5 +18,6 @@ func Dashboard() Addon {
 		Images:      map[string]iso.GoProgram{"Dashboard": p},
 		Manifests:   []string{"dashboard.yaml"},
 		Health:      []Check{{Kind: DeploymentAvailable, Namespace: dashboard.Namespace, Name: "dashboard"}},
+		InNodeImage: true,
 	}
 }

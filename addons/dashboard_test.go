@@ -66,7 +66,7 @@ func TestDashboardClusterRoleIsWhatItNeeds(t *testing.T) {
 }
 
 func TestDashboardProgram(t *testing.T) {
-	p := iso.Dashboard()
+	p := DashboardProgram()
 	if p.Source == nil || !strings.Contains(p.GoMod, "module "+dashboard.Module+"\n") || p.MainPackage() != dashboard.MainPackage {
 		t.Fatalf("program %+v", p)
 	}

@@ -168,7 +168,7 @@ func (m *Manager) ensureImages(ctx context.Context, node driver.Node, addons ...
 			if _, err := driver.Output(ctx, node, "test", "-f", p.PreloadArchive()); err == nil {
 				continue
 			}
-			// Shipped in the node image (iso.OnDemandPrograms): imported, not built.
+			// Shipped in the node image (InNodeImage): imported, not built.
 			if _, err := driver.Output(ctx, node, "test", "-f", p.NodeArchive()); err == nil {
 				if err := m.step("Importing "+p.Image+" from the node image", func() error {
 					return runIn(ctx, node, nil, "ctr", "--namespace", "k8s.io", "images", "import", "--all-platforms", p.NodeArchive())

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/devk-dev/devk/addons"
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/iso"
@@ -272,6 +273,7 @@ func (a *app) versionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			recipe.Programs = addons.Builtin().NodeImagePrograms()
 			v := VersionInfo{Devk: Version, KubernetesVersion: recipe.KubernetesVersion, NodeImage: recipe.Tag()}
 			// A profile that exists reports what it actually runs.
 			if home, err := cluster.DefaultHome(); err == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/devk-dev/devk/addons"
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/driver/docker"
@@ -122,7 +123,8 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 	if prof, err := home.Load(a.profile); err == nil && name == "" {
 		name = prof.Driver
 	}
-	builder := &iso.Builder{CacheDir: home.CacheDir(), Report: report, Mirror: os.Getenv("DEVK_DEBIAN_MIRROR")}
+	builder := &iso.Builder{CacheDir: home.CacheDir(), Report: report, Mirror: os.Getenv("DEVK_DEBIAN_MIRROR"),
+		Programs: addons.Builtin().NodeImagePrograms()}
 	if os.Getenv("DEVK_BUILD_LOG") != "" {
 		if f, err := os.OpenFile(os.Getenv("DEVK_BUILD_LOG"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
 			builder.Log = f

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"embed"
 	"fmt"
 	"io"
 	"io/fs"
@@ -260,19 +261,28 @@ func nodeLayerFiles(r Recipe, kube string, preloads, onDemand []string) ([]layer
 		layerFile{Path: "etc/systemd/system/sysinit.target.wants/devk-prepare.service", Linkname: "../devk-prepare.service"},
 		layerFile{Path: "etc/systemd/system/multi-user.target.wants/devk-preload.service", Linkname: "../devk-preload.service"},
 	)
-	err := fs.WalkDir(nodeFiles, "node", func(p string, d fs.DirEntry, err error) error {
+	embedded, err := embeddedLayerFiles(nodeFiles, "node")
+	return append(files, embedded...), err
+}
+
+// embeddedLayerFiles are the files under dir of an embedded tree, at their paths in the
+// node (dir stripped); programs under usr/local/lib/devk are executable.
+func embeddedLayerFiles(fsys embed.FS, dir string) ([]layerFile, error) {
+	var files []layerFile
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := nodeFiles.ReadFile(p)
+		data, err := fsys.ReadFile(p)
 		if err != nil {
 			return err
 		}
+		path := strings.TrimPrefix(p, dir+"/")
 		mode := int64(0o644)
-		if strings.HasPrefix(p, "node/usr/local/lib/devk/") {
+		if strings.HasPrefix(path, "usr/local/lib/devk/") {
 			mode = 0o755
 		}
-		files = append(files, layerFile{Path: strings.TrimPrefix(p, "node/"), Mode: mode, Data: data})
+		files = append(files, layerFile{Path: path, Mode: mode, Data: data})
 		return nil
 	})
 	return files, err

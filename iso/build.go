@@ -56,11 +56,13 @@ type Builder struct {
 	// Mirror is the Debian mirror; empty means the one in the host's apt sources, else
 	// DefaultDebianMirror.
 	Mirror string
+	// Programs are the addon images the node image carries.
+	Programs Programs
 }
 
 // Ensure returns the node image for a Kubernetes version, building it if the engine lacks it.
 func (b *Builder) Ensure(ctx context.Context, kubernetesVersion string) (string, error) {
-	r, err := NewRecipe(kubernetesVersion)
+	r, err := b.Recipe(kubernetesVersion)
 	if err != nil {
 		return "", err
 	}
@@ -70,6 +72,13 @@ func (b *Builder) Ensure(ctx context.Context, kubernetesVersion string) (string,
 	}
 	tag, _, err := b.EnsureRecipe(ctx, r)
 	return tag, err
+}
+
+// Recipe is the node image of a Kubernetes version with the builder's programs.
+func (b *Builder) Recipe(kubernetesVersion string) (Recipe, error) {
+	r, err := NewRecipe(kubernetesVersion)
+	r.Programs = b.Programs
+	return r, err
 }
 
 // EnsureRecipe returns the tag of the recipe's node image, building it if the engine lacks it.
@@ -118,7 +127,7 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 		{"Building the Debian " + Suite + " root filesystem", func() (err error) { rootfs, err = b.rootfs(ctx); return }},
 	}
 	var images []string // archives of the default-on addons' images, preloaded in the node
-	for _, p := range PreloadedPrograms() {
+	for _, p := range r.Programs.Preload {
 		steps = append(steps, step{"Building " + p.Name + " " + p.Version + " from source", func() error {
 			archive, err := b.goImage(ctx, p)
 			images = append(images, archive)
@@ -126,7 +135,7 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 		}})
 	}
 	var onDemand []string // archives the node imports when their addon is enabled
-	for _, p := range OnDemandPrograms() {
+	for _, p := range r.Programs.OnDemand {
 		steps = append(steps, step{"Building " + p.Name + " " + p.Version + " from source", func() error {
 			archive, err := b.goImage(ctx, p)
 			onDemand = append(onDemand, archive)

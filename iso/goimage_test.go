@@ -80,19 +80,6 @@ func TestGoProgramKey(t *testing.T) {
 	}
 }
 
-func TestPreloadedProgramsAreDistinct(t *testing.T) {
-	seen := map[string]bool{}
-	for _, p := range append(PreloadedPrograms(), MetricsServer(), Traefik(), Registry()) {
-		if seen[p.Name] || seen[p.Image] {
-			t.Errorf("program %s or image %s appears twice", p.Name, p.Image)
-		}
-		seen[p.Name], seen[p.Image] = true, true
-		if p.Module == "" || !strings.HasPrefix(p.Version, "v") || !strings.HasPrefix(p.MainPackage(), p.Module) {
-			t.Errorf("program %+v is incomplete", p)
-		}
-	}
-}
-
 // recordingReporter records steps.
 type recordingReporter struct{ events []string }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,6 +45,8 @@ var versionPattern = regexp.MustCompile(`^v1\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,3})
 type Recipe struct {
 	KubernetesVersion string
 	Minor             int
+	// Programs are the addon images the node image carries (the addons declare them).
+	Programs Programs
 }
 
 // NewRecipe validates the version (vMAJOR.MINOR.PATCH, 1.30 or newer).
@@ -96,7 +99,7 @@ func pauseKey() string {
 // Hash is the hash of every input of the node image.
 func (r Recipe) Hash() string {
 	parts := []string{"node", recipeRevision, RootfsKey(), r.KubeKey(), coreDNSKey(), pauseKey(), PauseTag}
-	for _, p := range append(PreloadedPrograms(), OnDemandPrograms()...) {
+	for _, p := range append(slices.Clone(r.Programs.Preload), r.Programs.OnDemand...) {
 		parts = append(parts, p.Key())
 	}
 	var names []string

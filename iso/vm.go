@@ -52,7 +52,7 @@ func (r Recipe) VMHash() string {
 
 // EnsureVM returns the recipe's VM files, building what the cache lacks.
 func (b *Builder) EnsureVM(ctx context.Context, kubernetesVersion string) (VMFiles, error) {
-	r, err := NewRecipe(kubernetesVersion)
+	r, err := b.Recipe(kubernetesVersion)
 	if err != nil {
 		return VMFiles{}, err
 	}
@@ -167,22 +167,8 @@ func vmLayerFiles() ([]layerFile, error) {
 		{Path: "etc/systemd/system/multi-user.target.wants/systemd-networkd.service", Linkname: "/usr/lib/systemd/system/systemd-networkd.service"},
 		{Path: "etc/systemd/system/multi-user.target.wants/ssh.service", Linkname: "/usr/lib/systemd/system/ssh.service"},
 	}
-	err := fs.WalkDir(vmFiles, "vm", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := vmFiles.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		mode := int64(0o644)
-		if strings.HasPrefix(p, "vm/usr/local/lib/devk/") {
-			mode = 0o755
-		}
-		files = append(files, layerFile{Path: strings.TrimPrefix(p, "vm/"), Mode: mode, Data: data})
-		return nil
-	})
-	return files, err
+	embedded, err := embeddedLayerFiles(vmFiles, "vm")
+	return append(files, embedded...), err
 }
 
 // writeFilesToDir writes layer files into a directory tree, replacing what is there.
