@@ -253,7 +253,9 @@ func TestFaults(t *testing.T) {
 		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		mustDocker(ctx, t, "rm", "-f", env.Profile) // the /var volume stays, as with `docker rm`
+		// The /var volume stays, as with `docker rm`; so do the pods' cgroups on a cgroup
+		// v1 host until delete (the last case) removes them.
+		mustDocker(ctx, t, "rm", "-f", env.Profile)
 		if r := env.Devk(ctx, "status"); r.Code == 0 {
 			t.Errorf("status of a removed node exits 0:\n%s", r.Stdout)
 		}
@@ -295,20 +297,48 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("stop then delete leaves no cgroups on the host", func(t *testing.T) {
-		_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
-		if before, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); os.IsNotExist(err) && len(before) == 0 {
-			t.Fatal("a running node on this cgroup v1 host has no cgroups under /sys/fs/cgroup/*/devk-NAME: the check below would prove nothing")
+	t.Run("two starts at once: one runs, the other waits its turn or says who holds the profile", func(t *testing.T) {
+		results := make(chan Result, 2)
+		for i := 0; i < 2; i++ {
+			go func() { results <- env.Devk(ctx, "start") }()
 		}
-		env.MustDevk(ctx, "stop")
-		env.MustDevk(ctx, "delete")
-		if left, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); len(left) > 0 {
-			t.Errorf("cgroup folders left: %v", left)
+		for i := 0; i < 2; i++ {
+			r := <-results
+			if r.Code != 0 && r.Code != 4 {
+				t.Errorf("exit %d, want 0 or 4 (PROFILE_LOCKED)\n%s", r.Code, r.Stderr)
+			}
+			if r.Code == 4 {
+				expectLine(t, r, 4, "PROFILE_LOCKED")
+			}
 		}
-		if _, err := Docker(ctx, "volume", "inspect", env.Profile+"-var"); err == nil {
-			t.Error("the node's volume outlived delete")
+		if r := env.Devk(ctx, "status"); r.Code != 0 {
+			t.Errorf("status after two starts: exit %d\n%s", r.Code, r.Stdout)
 		}
 	})
+
+	for _, way := range []struct {
+		name   string
+		remove func()
+	}{
+		{"devk stop", func() { env.MustDevk(ctx, "stop") }},
+		{"docker rm -f (behind devk's back)", func() { mustDocker(ctx, t, "rm", "-f", env.Profile) }},
+	} {
+		t.Run(way.name+" then delete leaves no cgroups on the host", func(t *testing.T) {
+			env.MustDevk(ctx, "start")
+			_, err := os.Stat("/sys/fs/cgroup/cgroup.controllers")
+			if before, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); os.IsNotExist(err) && len(before) == 0 {
+				t.Fatal("a running node on this cgroup v1 host has no cgroups under /sys/fs/cgroup/*/devk-NAME: the check below would prove nothing")
+			}
+			way.remove()
+			env.MustDevk(ctx, "delete")
+			if left, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); len(left) > 0 {
+				t.Errorf("cgroup folders left: %v", left)
+			}
+			if _, err := Docker(ctx, "volume", "inspect", env.Profile+"-var"); err == nil {
+				t.Error("the node's volume outlived delete")
+			}
+		})
+	}
 }
 
 func mustDocker(ctx context.Context, t *testing.T, args ...string) {

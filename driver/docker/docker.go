@@ -37,8 +37,10 @@ const (
 	// LabelHome names the devk home (its ID) that created an object, so two DEVK_HOMEs on
 	// one engine never act on each other's nodes.
 	LabelHome = "dev.devk.home"
-	// labelCgroupRoot records NodeSpec.CgroupRoot, for Delete.
+	// labelCgroupRoot records NodeSpec.CgroupRoot, and labelImage the node's image, on the
+	// container and on its volume (which outlives a `docker rm`), for Delete.
 	labelCgroupRoot = "dev.devk.cgroup-root"
+	labelImage      = "dev.devk.image"
 )
 
 // Driver implements driver.Driver with a Docker engine.
@@ -177,6 +179,7 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 	}
 	if spec.CgroupRoot != "" {
 		labels[labelCgroupRoot] = spec.CgroupRoot
+		labels[labelImage] = spec.Image
 	}
 	varVolume := spec.Name + "-var"
 	// Creating a volume that exists returns it: someone else's would become the node's /var.
@@ -510,20 +513,34 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
 	}
-	if info.Config != nil && info.Config.Labels[labelCgroupRoot] != "" {
-		if err := d.removeHostCgroups(ctx, info.Config.Image, info.Config.Labels[labelCgroupRoot]); err != nil {
+	vol, volErr := d.api.VolumeInspect(ctx, name+"-var")
+	// The node's cgroups: known from the container, or from its volume when the container
+	// was removed behind devk's back.
+	labels := vol.Labels
+	if info.Config != nil {
+		labels = info.Config.Labels
+	}
+	if volErr == nil && !d.owned(vol.Labels, name) {
+		labels = nil // not ours: nothing of it is trusted
+	}
+	root, image := labels[labelCgroupRoot], labels[labelImage]
+	if info.Config != nil {
+		image = info.Config.Image
+	}
+	if root != "" && image != "" {
+		if err := d.removeHostCgroups(ctx, image, root); err != nil {
 			return err
 		}
 	}
-	if vol, err := d.api.VolumeInspect(ctx, name+"-var"); err == nil {
+	if volErr == nil {
 		if !d.owned(vol.Labels, name) {
 			return foreign("volume", name+"-var", vol.Labels)
 		}
 		if err := d.api.VolumeRemove(ctx, name+"-var", true); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove volume %s-var: %w", name, err)
 		}
-	} else if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("inspect volume %s-var: %w", name, err)
+	} else if !errdefs.IsNotFound(volErr) {
+		return fmt.Errorf("inspect volume %s-var: %w", name, volErr)
 	}
 	// The shared network goes with the last node, if devk made it.
 	left, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelManaged+"=true"))})
