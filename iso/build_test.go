@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/devk-dev/devk/internal/golden"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/devk-dev/devk/internal/golden"
 )
 
 // TestKubeGoModGolden checks the generated go.mod against a small fake k8s.io/kubernetes

@@ -2,12 +2,13 @@ package iso
 
 import (
 	"context"
-	"github.com/devk-dev/devk/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/devk-dev/devk/internal/golden"
 )
 
 func TestProgramGoModGolden(t *testing.T) {
