@@ -13,20 +13,36 @@ import (
 	"github.com/devk-dev/devk/internal/golden"
 )
 
-// TestKubeGoModGolden checks the generated go.mod against a small fake k8s.io/kubernetes
-// go.mod; regenerate with `go test ./iso -run TestKubeGoModGolden -update`.
-func TestKubeGoModGolden(t *testing.T) {
-	in, err := os.ReadFile(filepath.Join("testdata", "k8s-go.mod"))
-	if err != nil {
-		t.Fatal(err)
+// TestGoModGolden checks the generated go.mods against small fake upstream ones: the
+// multi-call binary's (k8s.io/kubernetes) and an addon program's; regenerate with
+// `go test ./iso -run TestGoModGolden -update`.
+func TestGoModGolden(t *testing.T) {
+	prog := GoProgram{Name: "prog", Module: "example.com/prog/v3", Version: "v3.1.0", Package: "example.com/prog/v3/cmd/prog", Image: "example.com/prog:v3.1.0"}
+	tests := []struct {
+		in, golden string
+		generate   func([]byte) (string, error)
+		leaked     []string // local replacements that must not survive
+	}{
+		{"k8s-go.mod", "kube-go.mod", func(in []byte) (string, error) { return KubeGoMod(mustRecipe(t, "v1.34.4"), in) }, []string{"./staging", "example/forked"}},
+		{"program-go.mod", "program-go.mod", func(in []byte) (string, error) { return ProgramGoMod(prog, in) }, []string{"./pkg/ext"}},
 	}
-	got, err := KubeGoMod(mustRecipe(t, "v1.34.4"), in)
-	if err != nil {
-		t.Fatalf("KubeGoMod: %v", err)
-	}
-	golden.Assert(t, filepath.Join("testdata", "golden", "kube-go.mod"), []byte(got))
-	if strings.Contains(got, "./staging") || strings.Contains(got, "example/forked") {
-		t.Errorf("local or non-staging replacements leaked into:\n%s", got)
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			in, err := os.ReadFile(filepath.Join("testdata", tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tt.generate(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Assert(t, filepath.Join("testdata", "golden", tt.golden), []byte(got))
+			for _, l := range tt.leaked {
+				if strings.Contains(got, l) {
+					t.Errorf("replacement %s leaked into:\n%s", l, got)
+				}
+			}
+		})
 	}
 }
 

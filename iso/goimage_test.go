@@ -7,25 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/devk-dev/devk/internal/golden"
 )
-
-func TestProgramGoModGolden(t *testing.T) {
-	in, err := os.ReadFile(filepath.Join("testdata", "program-go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := GoProgram{Name: "prog", Module: "example.com/prog/v3", Version: "v3.1.0", Package: "example.com/prog/v3/cmd/prog", Image: "example.com/prog:v3.1.0"}
-	got, err := ProgramGoMod(p, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden.Assert(t, filepath.Join("testdata", "golden", "program-go.mod"), []byte(got))
-	if strings.Contains(got, "./pkg/ext") {
-		t.Errorf("a local replacement leaked into:\n%s", got)
-	}
-}
 
 func TestProgramGoModCases(t *testing.T) {
 	p := GoProgram{Name: "x", Module: "example.com/x", Version: "v1.0.0"}
