@@ -57,6 +57,9 @@ type NodeParams struct {
 	DNSIP         string
 	CgroupRoot    string
 	CoreDNSImage  string
+	// LBRange is the LoadBalancer addresses the node answers for ("" gives Services the
+	// node's address).
+	LBRange string
 }
 
 // NewNodeParams fills in the fixed layout for a node.

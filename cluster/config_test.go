@@ -57,6 +57,7 @@ func TestNewNodeParams(t *testing.T) {
 // `go test ./cluster -run TestRenderGolden -update`.
 func TestRenderGolden(t *testing.T) {
 	p := NewNodeParams("devk", testNodeIP)
+	p.LBRange = "192.168.49.200-192.168.49.254"
 	for _, tf := range templateFiles {
 		t.Run(tf.tmpl, func(t *testing.T) {
 			got, err := Render(tf.tmpl, p)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -385,7 +386,7 @@ func TestStartStatusStop(t *testing.T) {
 		}
 	})
 	t.Run("node files", func(t *testing.T) {
-		want, err := NodeFiles(NewNodeParams("devk", testNodeIP), pki)
+		want, err := NodeFiles(fakeNodeParams(), pki)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +519,7 @@ func TestStartPreseededNode(t *testing.T) {
 			t.Errorf("start of a preseeded node ran %q", c)
 		}
 	}
-	want, err := NodeFiles(NewNodeParams("devk", testNodeIP), pki)
+	want, err := NodeFiles(fakeNodeParams(), pki)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,5 +575,40 @@ func TestStartImageFailure(t *testing.T) {
 	}
 	if got := e.report.events; len(got) != 2 || got[1] != "fail build broke" {
 		t.Errorf("report = %v, want the image step to fail", got)
+	}
+}
+
+// fakeNodeParams are the node's parameters as start renders them with the fake driver:
+// it reaches the node's network, so the default LoadBalancer range applies.
+func fakeNodeParams() NodeParams {
+	p := NewNodeParams("devk", testNodeIP)
+	ip := netip.MustParseAddr(testNodeIP).As4()
+	p.LBRange = fmt.Sprintf("%d.%d.%d.200-%d.%d.%d.254", ip[0], ip[1], ip[2], ip[0], ip[1], ip[2])
+	return p
+}
+
+func TestLBRange(t *testing.T) {
+	m := &Manager{Driver: &fakeDriver{}}
+	if got := m.lbRange(&Profile{}, "192.168.58.3"); got != "192.168.58.200-192.168.58.254" {
+		t.Errorf("default range %q", got)
+	}
+	if got := m.lbRange(&Profile{LBRange: "192.168.58.100-192.168.58.110"}, "192.168.58.3"); got != "192.168.58.100-192.168.58.110" {
+		t.Errorf("a given range was replaced: %q", got)
+	}
+	tests := []struct {
+		lbRange, nodeIP string
+		ok              bool
+	}{
+		{"192.168.49.200-192.168.49.254", "192.168.49.2", true},
+		{"", "192.168.49.2", true},
+		{"192.168.50.200-192.168.50.254", "192.168.49.2", false}, // another network
+		{"192.168.49.1-192.168.49.10", "192.168.49.2", false},    // holds the node
+		{"192.168.49.250-192.168.50.10", "192.168.49.2", false},  // spills over
+		{"192.168.49.210-192.168.49.200", "192.168.49.2", false}, // backwards
+	}
+	for _, tt := range tests {
+		if err := checkLBRange(tt.lbRange, tt.nodeIP); (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("checkLBRange(%q, %s) = %v, want ok=%v", tt.lbRange, tt.nodeIP, err, tt.ok)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/iso"
+	"github.com/devk-dev/devk/iso/kube/lbpool"
 )
 
 // Reporter shows progress. Step starts a phase; Done ends the phase Step started last.
@@ -72,6 +74,7 @@ type StartOptions struct {
 	Ports             []driver.PortMapping
 	Addons            []string
 	Mounts            []driver.Mount // host folders bound into the node for its life
+	LBRange           string         // --lb-range; "" picks the default for the node's network
 }
 
 // How long start waits for the node to boot and for each component to be ready: a VM
@@ -196,7 +199,7 @@ func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 		prof = &Profile{
 			Name: opts.Profile, Driver: m.Driver.Name(), CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
 			KubernetesVersion: opts.KubernetesVersion, APIServerPort: opts.APIServerPort,
-			Ports: opts.Ports, Addons: opts.Addons, Mounts: opts.Mounts, Created: time.Now().UTC(),
+			Ports: opts.Ports, Addons: opts.Addons, Mounts: opts.Mounts, LBRange: opts.LBRange, Created: time.Now().UTC(),
 		}
 		if m.Addons != nil {
 			prof.Addons = appendNew(m.Addons.Defaults(), opts.Addons...)
@@ -257,7 +260,32 @@ func (m *Manager) provisionNode(ctx context.Context, s *startState) error {
 	if err := m.fillEndpoints(ctx, prof, s.node); err != nil {
 		return err
 	}
+	prof.LBRange = m.lbRange(prof, prof.NodeIP)
+	if err := checkLBRange(prof.LBRange, prof.NodeIP); err != nil {
+		return err
+	}
 	return m.Home.Save(prof)
+}
+
+// checkLBRange refuses a LoadBalancer range the host could not reach through the node:
+// outside the node's /24, or holding the node's own address.
+func checkLBRange(lbRange, nodeIP string) error {
+	if lbRange == "" {
+		return nil
+	}
+	r, err := lbpool.ParseRange(lbRange)
+	if err != nil {
+		return fmt.Errorf("%w: --lb-range: %v", ErrInvalid, err)
+	}
+	ip, err := netip.ParseAddr(nodeIP)
+	if err != nil {
+		return nil // no node address yet: nothing to check against
+	}
+	subnet := netip.PrefixFrom(ip, 24).Masked()
+	if !subnet.Contains(r.First) || !subnet.Contains(r.Last) || r.Contains(ip) {
+		return fmt.Errorf("%w: --lb-range %s must lie in the node's network %s and leave out the node's address %s; delete the profile and start it with another range", ErrInvalid, lbRange, subnet, ip)
+	}
+	return nil
 }
 
 // nodeSpec is the profile's node. A node that boots with its configuration (preseeded)
@@ -268,7 +296,7 @@ func (m *Manager) nodeSpec(prof *Profile) driver.NodeSpec {
 		Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
 		Ports: append(ports, prof.Ports...), Mounts: prof.Mounts, CgroupRoot: NewNodeParams(prof.Name, "").CgroupRoot,
 		Preseed: func(nodeIP string) ([]byte, error) {
-			_, files, err := m.nodeConfig(prof.Name, nodeIP)
+			_, files, err := m.nodeConfig(prof, nodeIP)
 			if err != nil {
 				return nil, err
 			}
@@ -302,7 +330,7 @@ func (m *Manager) configureNode(ctx context.Context, s *startState) error {
 	return m.step("Configuring control plane", func() error {
 		var files []NodeFile
 		var err error
-		if s.pki, files, err = m.nodeConfig(s.prof.Name, s.prof.NodeIP); err != nil {
+		if s.pki, files, err = m.nodeConfig(s.prof, s.prof.NodeIP); err != nil {
 			return err
 		}
 		for _, f := range files {
@@ -411,15 +439,34 @@ func (m *Manager) restorePKI(ctx context.Context, node driver.Node, profile stri
 }
 
 // nodeConfig is the profile's PKI (issued on first use) and every file its node needs.
-func (m *Manager) nodeConfig(profile, nodeIP string) (*PKI, []NodeFile, error) {
-	pki, err := LoadOrCreatePKI(m.Home.CertsDir(profile), profile, nodeIP)
+func (m *Manager) nodeConfig(prof *Profile, nodeIP string) (*PKI, []NodeFile, error) {
+	pki, err := LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, nodeIP)
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := NodeFiles(NewNodeParams(profile, nodeIP), pki)
+	params := NewNodeParams(prof.Name, nodeIP)
+	params.LBRange = m.lbRange(prof, nodeIP)
+	files, err := NodeFiles(params, pki)
 	return pki, files, err
 }
 
+// lbRange is the profile's LoadBalancer range: the one it was given, else the top of the
+// node's /24 (.200-.254, which the docker driver never gives a node), else none where the
+// host cannot reach the node's network (a driver that forwards ports instead).
+func (m *Manager) lbRange(prof *Profile, nodeIP string) string {
+	if prof.LBRange != "" {
+		return prof.LBRange
+	}
+	if _, forwards := m.Driver.(driver.PortForwarder); forwards {
+		return ""
+	}
+	ip, err := netip.ParseAddr(nodeIP)
+	if err != nil || !ip.Is4() {
+		return ""
+	}
+	b := ip.As4()
+	return fmt.Sprintf("%d.%d.%d.200-%d.%d.%d.254", b[0], b[1], b[2], b[0], b[1], b[2])
+}
 // appendNew appends the names list lacks, keeping order.
 func appendNew(list []string, names ...string) []string {
 	out := slices.Clone(list)
@@ -511,6 +558,9 @@ func checkUnchanged(p *Profile, o StartOptions) error {
 	}
 	if len(o.Ports) > 0 && !slices.Equal(o.Ports, p.Ports) {
 		diffs = append(diffs, "--ports (published ports are fixed when the node is created)")
+	}
+	if o.LBRange != "" && o.LBRange != p.LBRange {
+		diffs = append(diffs, fmt.Sprintf("--lb-range %s (profile has %s)", o.LBRange, p.LBRange))
 	}
 	if len(o.Mounts) > 0 && !slices.Equal(o.Mounts, p.Mounts) {
 		diffs = append(diffs, "--mount-string (mounts are fixed when the node is created; `devk mount` adds one to a running cluster)")

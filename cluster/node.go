@@ -106,6 +106,7 @@ type ProfileState struct {
 	APIServerPort     int    `json:"apiServerPort"`
 	CPUs              int    `json:"cpus"`
 	MemoryMB          int    `json:"memoryMB"`
+	LBRange           string `json:"lbRange,omitempty"`
 }
 
 // ListProfiles returns every profile with the state of its node, asking each profile's
@@ -124,7 +125,7 @@ func (m *Manager) ListProfiles(ctx context.Context) ([]ProfileState, error) {
 			continue
 		}
 		row := ProfileState{Name: n, Driver: p.Driver, KubernetesVersion: p.KubernetesVersion,
-			NodeIP: p.NodeIP, APIServerPort: p.APIServerPort, CPUs: p.CPUs, MemoryMB: p.MemoryMB}
+			NodeIP: p.NodeIP, APIServerPort: p.APIServerPort, CPUs: p.CPUs, MemoryMB: p.MemoryMB, LBRange: p.LBRange}
 		drv := m.Driver
 		if p.Driver != m.Driver.Name() && m.DriverNamed != nil {
 			if drv, err = m.DriverNamed(p.Driver); err != nil {

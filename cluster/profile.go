@@ -32,6 +32,9 @@ type Profile struct {
 	Mounts            []driver.Mount       `json:"mounts,omitempty"`
 	NodeImage         string               `json:"nodeImage"`
 	NodeIP            string               `json:"nodeIP,omitempty"`
+	// LBRange is the addresses LoadBalancer Services get (FIRST-LAST) on the node's
+	// network; empty where the host cannot reach the node's network (a VM).
+	LBRange string `json:"lbRange,omitempty"`
 	Created           time.Time            `json:"created"`
 }
 

@@ -193,9 +193,13 @@ func (a *app) profileCmd() *cobra.Command {
 				return json.NewEncoder(a.stdout).Encode(profiles)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROFILE\tDRIVER\tSTATUS\tVERSION\tIP\tAPI SERVER")
+			fmt.Fprintln(tw, "PROFILE\tDRIVER\tSTATUS\tVERSION\tIP\tAPI SERVER\tLOADBALANCER RANGE")
 			for _, p := range profiles {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\thttps://127.0.0.1:%d\n", p.Name, p.Driver, p.Status, p.KubernetesVersion, p.NodeIP, p.APIServerPort)
+				lb := p.LBRange
+				if lb == "" {
+					lb = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\thttps://127.0.0.1:%d\t%s\n", p.Name, p.Driver, p.Status, p.KubernetesVersion, p.NodeIP, p.APIServerPort, lb)
 			}
 			return tw.Flush()
 		},

@@ -11,11 +11,12 @@ import (
 
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/iso"
+	"github.com/devk-dev/devk/iso/kube/lbpool"
 )
 
 func (a *app) startCmd() *cobra.Command {
 	var (
-		driverName, accel, memory, version, output, mountString string
+		driverName, accel, memory, version, output, mountString, lbRange string
 		cpus, apiServerPort                                     int
 		ports, addons                                           []string
 	)
@@ -80,6 +81,12 @@ func (a *app) startCmd() *cobra.Command {
 				}
 				opts.Ports = append(opts.Ports, m)
 			}
+			if lbRange != "" {
+				if _, err := lbpool.ParseRange(lbRange); err != nil {
+					return fmt.Errorf("%w: --lb-range: %v", errUsage, err)
+				}
+				opts.LBRange = lbRange
+			}
 			if mountString != "" {
 				mnt, err := cluster.ParseMount(mountString)
 				if err != nil {
@@ -119,6 +126,7 @@ func (a *app) startCmd() *cobra.Command {
 	f.IntVar(&apiServerPort, "apiserver-port", 0, "host port (on 127.0.0.1) for the API server; 0 picks a free one")
 	f.StringSliceVar(&ports, "ports", nil, "extra ports to publish on 127.0.0.1, HOST:NODE[/udp]")
 	f.StringSliceVar(&addons, "addons", nil, "addons to enable")
+	f.StringVar(&lbRange, "lb-range", "", "FIRST-LAST: addresses on the node's network for LoadBalancer Services (default: .200-.254 of its /24)")
 	f.StringVar(&mountString, "mount-string", "", "HOST_DIR:NODE_DIR: a host folder in the node (and in pods through hostPath) for the life of the cluster")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c

@@ -40,6 +40,7 @@ func TestAddons(t *testing.T) {
 	t.Logf("devk start took %s\n%s", r.Duration.Round(time.Millisecond), r.Stderr)
 	cs := env.Client()
 	nodeIP := strings.TrimSpace(env.MustDevk(ctx, "ip").Stdout)
+	var ingressIP string // the ingress addon's LoadBalancer address, once it has one
 
 	enabled := func(t *testing.T) map[string]bool {
 		t.Helper()
@@ -203,13 +204,24 @@ func TestAddons(t *testing.T) {
 			if got.Spec.IngressClassName == nil || *got.Spec.IngressClassName != "traefik" {
 				return fmt.Errorf("ingress class %v, want the default traefik", got.Spec.IngressClassName)
 			}
-			if lb := got.Status.LoadBalancer.Ingress; len(lb) == 0 || lb[0].IP != nodeIP {
-				return fmt.Errorf("ingress status %+v, want the node IP %s", lb, nodeIP)
+			svc, err := cs.CoreV1().Services("ingress").Get(ctx, "traefik", metav1.GetOptions{})
+			if err != nil {
+				return err
 			}
+			if lb := svc.Status.LoadBalancer.Ingress; len(lb) == 0 || lb[0].IP == nodeIP {
+				return fmt.Errorf("the ingress Service's address %+v, want one of its own (not the node's %s)", lb, nodeIP)
+			}
+			if lb := got.Status.LoadBalancer.Ingress; len(lb) == 0 || lb[0].IP != svc.Status.LoadBalancer.Ingress[0].IP {
+				return fmt.Errorf("ingress status %+v, want the ingress Service's address %v", lb, svc.Status.LoadBalancer.Ingress)
+			}
+			ingressIP = svc.Status.LoadBalancer.Ingress[0].IP
 			return nil
 		})
 		if err != nil {
 			t.Error(err)
+		}
+		if err := addonHTTPGet(ctx, "http://"+ingressIP+"/", "web.devk.test", "hello from web"); err != nil {
+			t.Errorf("the Ingress at its LoadBalancer address: %v", err)
 		}
 	})
 

@@ -10,13 +10,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // TestInnerLoop replays what a new user does: build images with the host's docker CLI
@@ -301,6 +304,102 @@ func TestInnerLoop(t *testing.T) {
 		}
 	})
 
+	// Two LoadBalancer Services on the same port: each gets its own address from the pool.
+	lbIPs := map[string]string{}
+	lbAddress := func(name string) (string, error) {
+		var ip string
+		err := Eventually(ctx, time.Minute, func() error {
+			svc, err := cs.CoreV1().Services("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if len(svc.Status.LoadBalancer.Ingress) == 0 {
+				return fmt.Errorf("%s has no external IP yet", name)
+			}
+			ip = svc.Status.LoadBalancer.Ingress[0].IP
+			return nil
+		})
+		return ip, err
+	}
+	answers := func(url, want string) error {
+		return Eventually(ctx, time.Minute, func() error {
+			resp, err := http.Get(url)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if !strings.Contains(string(body), want) {
+				return fmt.Errorf("%s: %d %q", url, resp.StatusCode, body)
+			}
+			return nil
+		})
+	}
+	t.Run("two LoadBalancer Services on port 80 get an address each", func(t *testing.T) {
+		nodeIP := strings.TrimSpace(env.MustDevk(ctx, "ip").Stdout)
+		pool := nodeIP[:strings.LastIndex(nodeIP, ".")+1]
+		for _, name := range []string{"lb-one", "lb-two"} {
+			env.MustDevk(ctx, "kubectl", "--", "create", "deployment", name, "--image=busybox:1.37", "--",
+				"sh", "-c", "mkdir -p /www && echo hello from "+name+" > /www/index.html && exec httpd -f -p 8080 -h /www")
+			env.MustDevk(ctx, "kubectl", "--", "expose", "deployment", name, "--type=LoadBalancer", "--port=80", "--target-port=8080")
+			ip, err := lbAddress(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, _ := strconv.Atoi(ip[strings.LastIndex(ip, ".")+1:])
+			if !strings.HasPrefix(ip, pool) || last < 200 {
+				t.Errorf("%s got %s, want an address of the pool %s200-254", name, ip, pool)
+			}
+			lbIPs[name] = ip
+		}
+		if lbIPs["lb-one"] == lbIPs["lb-two"] {
+			t.Fatalf("both Services got %s", lbIPs["lb-one"])
+		}
+		for name, ip := range lbIPs {
+			if err := answers("http://"+ip+"/", "hello from "+name); err != nil {
+				t.Error(err)
+			}
+		}
+		list := env.MustDevk(ctx, "profile", "list").Stdout
+		if !strings.Contains(list, pool+"200-"+pool+"254") {
+			t.Errorf("profile list does not show the LoadBalancer range:\n%s", list)
+		}
+
+		// An address outside the pool is refused with an Event, and the Service waits.
+		bad := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb-outside"}, Spec: corev1.ServiceSpec{
+			Type: corev1.ServiceTypeLoadBalancer, LoadBalancerIP: "10.1.2.3", Selector: map[string]string{"app": "lb-one"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+		if _, err := cs.CoreV1().Services("default").Create(ctx, bad, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := Eventually(ctx, time.Minute, func() error {
+			evs, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=lb-outside"})
+			if err != nil {
+				return err
+			}
+			for _, e := range evs.Items {
+				if e.Reason == "AllocationFailed" && strings.Contains(e.Message, "not in devk's LoadBalancer range") {
+					return nil
+				}
+			}
+			return fmt.Errorf("no AllocationFailed event yet (%d events)", len(evs.Items))
+		}); err != nil {
+			t.Error(err)
+		}
+		if svc, _ := cs.CoreV1().Services("default").Get(ctx, "lb-outside", metav1.GetOptions{}); svc != nil && len(svc.Status.LoadBalancer.Ingress) > 0 {
+			t.Errorf("a refused Service got %v", svc.Status.LoadBalancer.Ingress)
+		}
+
+		// A deleted Service's address goes to the next one.
+		if err := cs.CoreV1().Services("default").Delete(ctx, "lb-two", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		env.MustDevk(ctx, "kubectl", "--", "expose", "deployment", "lb-two", "--name=lb-three", "--type=LoadBalancer", "--port=80", "--target-port=8080")
+		if ip, err := lbAddress("lb-three"); err != nil || ip != lbIPs["lb-two"] {
+			t.Errorf("lb-three got %s (%v), want the released %s", ip, err, lbIPs["lb-two"])
+		}
+	})
+
 	t.Run("devk keeps its own engine while docker-env is active", func(t *testing.T) {
 		// The shell after `eval $(devk docker-env)`: DOCKER_HOST is the node's dockerd.
 		var vars []string
@@ -320,6 +419,11 @@ func TestInnerLoop(t *testing.T) {
 		inShell.MustDevk(ctx, "start")
 		if err := Eventually(ctx, time.Minute, func() error { _, _, err := get(); return err }); err != nil {
 			t.Errorf("the frontend does not answer after stop/start under docker-env: %v", err)
+		}
+		if ip, err := lbAddress("lb-one"); err != nil || ip != lbIPs["lb-one"] {
+			t.Errorf("lb-one has %s (%v) after stop/start, want %s kept", ip, err, lbIPs["lb-one"])
+		} else if err := answers("http://"+ip+"/", "hello from lb-one"); err != nil {
+			t.Errorf("after stop/start: %v", err)
 		}
 		other := withEnv(inShell)
 		other.Profile = "e2e-loop-other"

@@ -319,27 +319,41 @@ func (b *Builder) kube(ctx context.Context, r Recipe) (string, error) {
 		if err != nil {
 			return err
 		}
-		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-kube-"+r.KubernetesVersion), gomod,
-			r.KubeMain(), tmp, r.ldflags())
+		dir := filepath.Join(b.CacheDir, "src-kube-"+r.KubernetesVersion)
+		// The LoadBalancer pool is a package of its own, unit-tested in devk.
+		if err := os.MkdirAll(filepath.Join(dir, "lbpool"), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "lbpool", "pool.go"), []byte(mustRead(sources, "kube/lbpool/pool.go")), 0o644); err != nil {
+			return err
+		}
+		return b.goBuild(ctx, dir, gomod, r.KubeMain(), tmp, r.ldflags())
 	})
 }
 
 // KubeMain is the multi-call binary's source for the recipe's minor. A line of the
-// template ending in "// devk:since N" calls upstream code that appeared in minor N: it is
-// dropped for older minors, and kept without the marker (so the source, and the hash of
-// the versions that have it, are what they were before the marker).
+// template ending in "// devk:since N" calls upstream code as it is from minor N on, one
+// ending in "// devk:before N" as it was before N: each is kept only for those minors,
+// without the marker (so the source, and the hash, of a version that has the line are
+// what they would be without the marker).
 func (r Recipe) KubeMain() string {
-	const marker = " // devk:since "
 	var out []string
 	for _, line := range strings.Split(mustRead(sources, "kube/main.go.tmpl"), "\n") {
-		if i := strings.LastIndex(line, marker); i >= 0 {
-			since, err := strconv.Atoi(strings.TrimSpace(line[i+len(marker):]))
-			if err == nil && r.Minor < since {
-				continue
+		keep := true
+		for _, m := range []struct {
+			marker string
+			keep   func(n int) bool
+		}{{" // devk:since ", func(n int) bool { return r.Minor >= n }}, {" // devk:before ", func(n int) bool { return r.Minor < n }}} {
+			if i := strings.LastIndex(line, m.marker); i >= 0 {
+				if n, err := strconv.Atoi(strings.TrimSpace(line[i+len(m.marker):])); err == nil {
+					keep = m.keep(n)
+					line = line[:i]
+				}
 			}
-			line = line[:i]
 		}
-		out = append(out, line)
+		if keep {
+			out = append(out, line)
+		}
 	}
 	return strings.Join(out, "\n")
 }

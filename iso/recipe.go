@@ -33,7 +33,7 @@ const (
 	recipeRevision = "3"
 )
 
-//go:embed packages.txt kube/main.go.tmpl pause/main.go.tmpl coredns/main.go.tmpl
+//go:embed packages.txt kube/main.go.tmpl kube/lbpool/pool.go pause/main.go.tmpl coredns/main.go.tmpl
 var sources embed.FS
 
 //go:embed all:node
@@ -85,7 +85,7 @@ func RootfsKey() string {
 
 // KubeKey identifies the Kubernetes multi-call binary.
 func (r Recipe) KubeKey() string {
-	return hashOf("kube", recipeRevision, r.KubernetesVersion, r.KubeMain())
+	return hashOf("kube", recipeRevision, r.KubernetesVersion, r.KubeMain(), mustRead(sources, "kube/lbpool/pool.go"))
 }
 
 func coreDNSKey() string {

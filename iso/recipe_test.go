@@ -196,6 +196,15 @@ func TestKubeMainPerMinor(t *testing.T) {
 		if got := strings.Contains(src, "\t\"k8s.io/component-base/logs\"\n"); got != tt.want {
 			t.Errorf("%s: the logs import present = %v, want %v (an unused import does not compile)", tt.version, got, tt.want)
 		}
+		if got := strings.Contains(src, "NewKubeletCommand(context.Background())"); got != tt.want {
+			t.Errorf("%s: NewKubeletCommand takes a context = %v, want %v (v1.34 added it)", tt.version, got, tt.want)
+		}
+		if n := strings.Count(src, `"kubelet":`); n != 1 {
+			t.Errorf("%s: %d kubelet entries, want 1", tt.version, n)
+		}
+		if strings.Contains(src, "devk:before") {
+			t.Errorf("%s: a marker was left in the source", tt.version)
+		}
 		if !strings.Contains(src, "NewDefaultKubectlCommand") {
 			t.Errorf("%s: kubectl entry point missing", tt.version)
 		}

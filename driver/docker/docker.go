@@ -408,7 +408,8 @@ func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
 			used[ep.IPAMConfig.IPv4Address] = true
 		}
 	}
-	for i := 2; i < 255; i++ {
+	// .200 and up are left to LoadBalancer Services (the default --lb-range).
+	for i := 2; i < 200; i++ {
 		ip := nthIP(ipnet, i).String()
 		if !used[ip] {
 			return ip, nil
