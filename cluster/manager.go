@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -467,6 +467,7 @@ func (m *Manager) lbRange(prof *Profile, nodeIP string) string {
 	b := ip.As4()
 	return fmt.Sprintf("%d.%d.%d.200-%d.%d.%d.254", b[0], b[1], b[2], b[0], b[1], b[2])
 }
+
 // appendNew appends the names list lacks, keeping order.
 func appendNew(list []string, names ...string) []string {
 	out := slices.Clone(list)

@@ -34,8 +34,8 @@ type Profile struct {
 	NodeIP            string               `json:"nodeIP,omitempty"`
 	// LBRange is the addresses LoadBalancer Services get (FIRST-LAST) on the node's
 	// network; empty where the host cannot reach the node's network (a VM).
-	LBRange string `json:"lbRange,omitempty"`
-	Created           time.Time            `json:"created"`
+	LBRange string    `json:"lbRange,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // Server is the API server's URL from the host: always on 127.0.0.1.

@@ -17,8 +17,8 @@ import (
 func (a *app) startCmd() *cobra.Command {
 	var (
 		driverName, accel, memory, version, output, mountString, lbRange string
-		cpus, apiServerPort                                     int
-		ports, addons                                           []string
+		cpus, apiServerPort                                              int
+		ports, addons                                                    []string
 	)
 	c := &cobra.Command{
 		Use:   "start",
