@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -408,6 +409,14 @@ func (b *Builder) mmdebstrap(ctx context.Context, out string, packages, hooks []
 	if mirror == "" {
 		mirror = HostDebianMirror()
 	}
+	if os.Geteuid() != 0 {
+		// mmdebstrap builds without root in a user namespace (its unshare mode).
+		if u, err := user.Current(); err == nil {
+			if why := userNamespaceProblem("/", u.Username, u.Uid); why != "" {
+				return fmt.Errorf("%w: building the root filesystem as %s needs user namespaces: %s", ErrMissingTool, u.Username, why)
+			}
+		}
+	}
 	args := []string{"--variant=minbase", "--include=" + strings.Join(packages, ","),
 		"--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
 		"--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
@@ -425,6 +434,40 @@ func (b *Builder) mmdebstrap(ctx context.Context, out string, packages, hooks []
 // DefaultDebianMirror is the Debian project's own redirector, for hosts whose apt
 // sources name no Debian mirror (Ubuntu, Fedora, Arch, ...).
 const DefaultDebianMirror = "http://deb.debian.org/debian"
+
+// userNamespaceProblem says what keeps user (uid) from building a root filesystem in a
+// user namespace on the system under root, "" if nothing: subordinate id ranges, and a
+// kernel that allows unprivileged user namespaces.
+func userNamespaceProblem(root, username, uid string) string {
+	var problems []string
+	for _, f := range []string{"etc/subuid", "etc/subgid"} {
+		data, _ := os.ReadFile(filepath.Join(root, f))
+		found := false
+		for _, line := range strings.Split(string(data), "\n") {
+			owner, _, _ := strings.Cut(strings.TrimSpace(line), ":")
+			found = found || (owner != "" && (owner == username || owner == uid))
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("no range for %s in /%s (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", username, f, username))
+		}
+	}
+	for _, k := range []struct{ file, fix string }{
+		{"proc/sys/kernel/unprivileged_userns_clone", "sysctl -w kernel.unprivileged_userns_clone=1"},
+		{"proc/sys/user/max_user_namespaces", "sysctl -w user.max_user_namespaces=15000"},
+		{"proc/sys/kernel/apparmor_restrict_unprivileged_userns", "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"},
+	} {
+		data, err := os.ReadFile(filepath.Join(root, k.file))
+		v := strings.TrimSpace(string(data))
+		bad := v == "0"
+		if k.file == "proc/sys/kernel/apparmor_restrict_unprivileged_userns" {
+			bad = v == "1"
+		}
+		if err == nil && bad {
+			problems = append(problems, fmt.Sprintf("the kernel forbids them (/%s is %s; as root: %s)", k.file, v, k.fix))
+		}
+	}
+	return strings.Join(problems, "; ")
+}
 
 // HostDebianMirror is the Debian mirror this machine's apt already uses, else the
 // default one.

@@ -270,3 +270,41 @@ func TestFindDebianMirror(t *testing.T) {
 		})
 	}
 }
+
+func TestUserNamespaceProblem(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []string // substrings; none means no problem
+	}{
+		{"ranges and a permissive kernel", map[string]string{"etc/subuid": "dev:100000:65536\n", "etc/subgid": "dev:100000:65536\n",
+			"proc/sys/user/max_user_namespaces": "15000\n"}, nil},
+		{"ranges by uid", map[string]string{"etc/subuid": "1000:100000:65536\n", "etc/subgid": "1000:100000:65536\n"}, nil},
+		{"no subordinate ranges", map[string]string{"etc/subuid": "other:100000:65536\n"}, []string{"no range for dev in /etc/subuid", "/etc/subgid", "usermod --add-subuids"}},
+		{"Debian kernel switch off", map[string]string{"etc/subuid": "dev:1:2\n", "etc/subgid": "dev:1:2\n", "proc/sys/kernel/unprivileged_userns_clone": "0\n"}, []string{"unprivileged_userns_clone is 0"}},
+		{"Ubuntu AppArmor restriction", map[string]string{"etc/subuid": "dev:1:2\n", "etc/subgid": "dev:1:2\n", "proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}, []string{"apparmor_restrict_unprivileged_userns=0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, data := range tt.files {
+				path := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := userNamespaceProblem(root, "dev", "1000")
+			if (got == "") != (len(tt.want) == 0) {
+				t.Fatalf("problem %q, want one mentioning %v", got, tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("problem %q lacks %q", got, w)
+				}
+			}
+		})
+	}
+}
