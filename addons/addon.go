@@ -1,7 +1,8 @@
 // Package addons declares devk's built-in addons (metadata, images and embedded manifest
 // templates) and enables or disables them in a node: images are built from Go sources
-// and loaded when the node lacks them, manifests are rendered and applied with the
-// node's kubectl, and enabling waits for the addon's health checks.
+// and loaded when the node lacks them, manifests are rendered and applied (and deleted)
+// through the cluster's API, and enabling waits for the addon's health checks, read from
+// the API too.
 package addons
 
 import (

@@ -115,7 +115,7 @@ func TestBuiltinCatalog(t *testing.T) {
 			}
 		}
 		for _, h := range a.Health {
-			if h.kubectlArgs() == nil {
+			if _, kind := h.object(); kind == "" {
 				t.Errorf("addon %s: health check %v has an unknown kind", a.Name, h)
 			}
 		}

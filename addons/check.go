@@ -2,7 +2,10 @@ package addons
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // CheckKind is what a health check looks at.
@@ -45,28 +48,49 @@ func (c Check) String() string {
 	return string(c.Kind) + " " + c.Name + where
 }
 
-// kubectlArgs asks kubectl for what the check needs, as one line of output.
-func (c Check) kubectlArgs() []string {
-	var args []string
-	if c.Namespace != "" {
-		args = append(args, "-n", c.Namespace)
+// object names the API object the check reads.
+func (c Check) object() (apiVersion, kind string) {
+	switch c.Kind {
+	case DeploymentAvailable:
+		return "apps/v1", "Deployment"
+	case DaemonSetReady:
+		return "apps/v1", "DaemonSet"
+	case StorageClassExists:
+		return "storage.k8s.io/v1", "StorageClass"
+	case APIServiceAvailable:
+		return "apiregistration.k8s.io/v1", "APIService"
+	}
+	return "", ""
+}
+
+// observe reduces the object to the one line evaluate reads.
+func (c Check) observe(obj *unstructured.Unstructured) string {
+	num := func(path ...string) string {
+		n, _, _ := unstructured.NestedInt64(obj.Object, path...)
+		return strconv.FormatInt(n, 10)
 	}
 	switch c.Kind {
 	case DeploymentAvailable:
-		return append(args, "get", "deployment", c.Name, "-o",
-			`jsonpath={.metadata.generation} {.status.observedGeneration} {.status.updatedReplicas} {.status.availableReplicas}`)
+		return strings.Join([]string{num("metadata", "generation"), num("status", "observedGeneration"),
+			num("status", "updatedReplicas"), num("status", "availableReplicas")}, " ")
 	case DaemonSetReady:
-		return append(args, "get", "daemonset", c.Name, "-o",
-			`jsonpath={.metadata.generation} {.status.observedGeneration} {.status.desiredNumberScheduled} {.status.numberReady}`)
+		return strings.Join([]string{num("metadata", "generation"), num("status", "observedGeneration"),
+			num("status", "desiredNumberScheduled"), num("status", "numberReady")}, " ")
 	case StorageClassExists:
-		return append(args, "get", "storageclass", c.Name, "-o", "jsonpath={.metadata.name}")
+		return obj.GetName()
 	case APIServiceAvailable:
-		return append(args, "get", "apiservice", c.Name, "-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
+		conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+		for _, c := range conditions {
+			if m, ok := c.(map[string]any); ok && m["type"] == "Available" {
+				s, _ := m["status"].(string)
+				return s
+			}
+		}
 	}
-	return nil
+	return ""
 }
 
-// evaluate reads kubectl's answer: nil when the check passes, else why not.
+// evaluate reads the observed line: nil when the check passes, else why not.
 func (c Check) evaluate(out string) error {
 	f := strings.Fields(out)
 	switch c.Kind {

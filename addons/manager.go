@@ -50,11 +50,6 @@ func (m *Manager) step(name string, fn func() error) error {
 	return err
 }
 
-// kubectlArgv runs the node's kubectl with the admin credentials.
-func kubectlArgv(args ...string) []string {
-	return append([]string{"kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
-}
-
 // Defaults lists the addons a new profile starts with.
 func (m *Manager) Defaults() []string { return m.Catalog.Defaults() }
 
@@ -91,7 +86,7 @@ func (m *Manager) Apply(ctx context.Context, node driver.Node, api cluster.Manif
 	}
 	return func() error {
 		for _, a := range list {
-			if err := m.waitHealthy(ctx, node, a); err != nil {
+			if err := m.waitHealthy(ctx, api, a); err != nil {
 				return err
 			}
 		}
@@ -106,7 +101,7 @@ func (m *Manager) Enable(ctx context.Context, node driver.Node, api cluster.Mani
 		if err := m.apply(ctx, node, api, info, a); err != nil {
 			return err
 		}
-		return m.waitHealthy(ctx, node, a)
+		return m.waitHealthy(ctx, api, a)
 	})
 }
 
@@ -130,14 +125,13 @@ func applyManifest(ctx context.Context, api cluster.ManifestApplier, a Addon, ma
 }
 
 // Disable deletes what Enable applied (the addon's images stay in the node).
-func (m *Manager) Disable(ctx context.Context, node driver.Node, info ClusterInfo, a Addon) error {
+func (m *Manager) Disable(ctx context.Context, api cluster.ManifestApplier, info ClusterInfo, a Addon) error {
 	manifest, err := a.Render(info)
 	if err != nil {
 		return err
 	}
 	return m.step("Disabling addon "+a.Name, func() error {
-		argv := kubectlArgv("delete", "--ignore-not-found", "--timeout=2m", "-f", "-")
-		if err := runIn(ctx, node, bytes.NewReader(manifest), argv...); err != nil {
+		if err := api.Delete(ctx, manifest); err != nil {
 			return fmt.Errorf("delete addon %s: %w", a.Name, err)
 		}
 		return nil
@@ -207,7 +201,7 @@ func loadArchive(ctx context.Context, node driver.Node, archive string) error {
 }
 
 // waitHealthy polls the addon's checks until all pass or the timeout ends.
-func (m *Manager) waitHealthy(ctx context.Context, node driver.Node, a Addon) error {
+func (m *Manager) waitHealthy(ctx context.Context, api cluster.ManifestApplier, a Addon) error {
 	timeout := m.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -215,7 +209,7 @@ func (m *Manager) waitHealthy(ctx context.Context, node driver.Node, a Addon) er
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		err := checkAll(ctx, node, a.Health)
+		err := checkAll(ctx, api, a.Health)
 		if err == nil {
 			return nil
 		}
@@ -231,13 +225,17 @@ func (m *Manager) waitHealthy(ctx context.Context, node driver.Node, a Addon) er
 	}
 }
 
-func checkAll(ctx context.Context, node driver.Node, checks []Check) error {
+func checkAll(ctx context.Context, api cluster.ManifestApplier, checks []Check) error {
 	for _, c := range checks {
-		out, err := driver.Output(ctx, node, kubectlArgv(c.kubectlArgs()...)...)
+		apiVersion, kind := c.object()
+		if kind == "" {
+			return fmt.Errorf("unknown health check kind %q", c.Kind)
+		}
+		obj, err := api.Get(ctx, apiVersion, kind, c.Namespace, c.Name)
 		if err != nil {
 			return fmt.Errorf("%s: %v", c, err)
 		}
-		if err := c.evaluate(out); err != nil {
+		if err := c.evaluate(c.observe(obj)); err != nil {
 			return err
 		}
 	}
@@ -292,7 +290,11 @@ func (m *Manager) EnableOnProfile(ctx context.Context, c *cluster.Manager, profi
 // DisableOnProfile disables the addon on the profile's running cluster and forgets it.
 func (m *Manager) DisableOnProfile(ctx context.Context, c *cluster.Manager, profile, name string) error {
 	return m.onProfile(ctx, c, profile, name, func(node driver.Node, prof *cluster.Profile, a Addon) error {
-		if err := m.Disable(ctx, node, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
+		api, err := c.Applier(prof)
+		if err != nil {
+			return err
+		}
+		if err := m.Disable(ctx, api, ClusterInfo{NodeIP: prof.NodeIP}, a); err != nil {
 			return err
 		}
 		prof.Addons = slices.DeleteFunc(prof.Addons, func(n string) bool { return n == a.Name })

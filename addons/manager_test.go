@@ -12,20 +12,21 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/iso"
 )
 
-// fakeNode answers the commands addons run: ctr image lists and imports, kubectl
-// apply/delete and the health checks' kubectl gets.
+// fakeNode answers the commands addons run in a node: ctr image lists and imports.
 type fakeNode struct {
-	mu      sync.Mutex
-	images  map[string]bool
-	calls   []string
-	stdin   map[string]string // first word after kubectl flags -> last stdin
-	healthy func(args []string) string
-	failOn  string
+	mu     sync.Mutex
+	images map[string]bool
+	calls  []string
+	failOn string
 	// archives are image archives in the node's file system: path -> image they hold.
 	archives map[string]string
 }
@@ -71,13 +72,6 @@ func (n *fakeNode) Exec(ctx context.Context, argv []string, opts driver.ExecOpti
 		_, rest, _ := strings.Cut(in, `"RepoTags":["`)
 		ref, _, _ := strings.Cut(rest, `"`)
 		n.images[ref] = true
-	case argv[0] == "kubectl" && argv[2] == "delete":
-		if n.stdin == nil {
-			n.stdin = map[string]string{}
-		}
-		n.stdin[argv[2]] = in
-	case argv[0] == "kubectl":
-		io.WriteString(out, n.healthy(argv[2:]))
 	}
 	return nil
 }
@@ -87,10 +81,13 @@ func (n *fakeNode) CopyFrom(context.Context, string) (io.ReadCloser, error)     
 func (n *fakeNode) IP(context.Context) (string, error)                            { return "172.30.0.2", nil }
 func (n *fakeNode) HostPort(context.Context, int) (int, error)                    { return 0, nil }
 
-// fakeAPI records the manifests applied to the cluster's API.
+// fakeAPI records the manifests applied and deleted, and serves objects for the health
+// checks from health (kind, name -> the object's fields; nil: not found).
 type fakeAPI struct {
 	applied []string
+	deleted []string
 	err     error
+	health  func(kind, name string) map[string]any
 }
 
 func (a *fakeAPI) Apply(ctx context.Context, manifest []byte, fieldManager string) error {
@@ -99,6 +96,28 @@ func (a *fakeAPI) Apply(ctx context.Context, manifest []byte, fieldManager strin
 	}
 	a.applied = append(a.applied, fieldManager+": "+string(manifest))
 	return nil
+}
+
+func (a *fakeAPI) Delete(ctx context.Context, manifest []byte) error {
+	if a.err != nil {
+		return a.err
+	}
+	a.deleted = append(a.deleted, string(manifest))
+	return nil
+}
+
+func (a *fakeAPI) Get(ctx context.Context, apiVersion, kind, namespace, name string) (*unstructured.Unstructured, error) {
+	health := a.health
+	if health == nil {
+		health = allHealthy
+	}
+	obj := health(kind, name)
+	if obj == nil {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: strings.ToLower(kind)}, name)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetName(name)
+	return u, nil
 }
 
 // fakeBuilder writes an "archive" that names the image, as a docker archive would.
@@ -117,18 +136,19 @@ func (b *fakeBuilder) GoImage(ctx context.Context, p iso.GoProgram) (string, err
 	return path, os.WriteFile(path, []byte(`[{"RepoTags":["`+p.Image+`"]}]`), 0o644)
 }
 
-func allHealthy(args []string) string {
-	switch {
-	case slices.Contains(args, "deployment"):
-		return "2 2 1 1"
-	case slices.Contains(args, "storageclass"):
-		return args[len(args)-3]
-	case slices.Contains(args, "apiservice"):
-		return "True"
+// allHealthy is a cluster where every addon object is as its health check wants it.
+func allHealthy(kind, name string) map[string]any {
+	switch kind {
+	case "Deployment":
+		return map[string]any{"metadata": map[string]any{"generation": int64(2)},
+			"status": map[string]any{"observedGeneration": int64(2), "updatedReplicas": int64(1), "availableReplicas": int64(1)}}
+	case "StorageClass":
+		return map[string]any{}
+	case "APIService":
+		return map[string]any{"status": map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}}}
 	}
-	return ""
+	return nil
 }
-
 func TestEnable(t *testing.T) {
 	ms, _ := Builtin().Get("metrics-server")
 	sp, _ := Builtin().Get("storage-provisioner")
@@ -143,7 +163,7 @@ func TestEnable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+			node := &fakeNode{images: map[string]bool{}}
 			if tt.preloaded {
 				for _, ref := range tt.addon.ImageRefs() {
 					node.images[ref] = true
@@ -176,7 +196,7 @@ func TestEnable(t *testing.T) {
 func TestEnableImportsFromNodeImage(t *testing.T) {
 	d := Dashboard()
 	p := d.Images["Dashboard"]
-	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy, archives: map[string]string{p.NodeArchive(): p.Image}}
+	node := &fakeNode{images: map[string]bool{}, archives: map[string]string{p.NodeArchive(): p.Image}}
 	b := &fakeBuilder{dir: t.TempDir()}
 	m := &Manager{Catalog: Builtin(), Images: b, Timeout: time.Second}
 	if err := m.Enable(context.Background(), node, &fakeAPI{}, ClusterInfo{NodeIP: "172.30.0.2"}, d); err != nil {
@@ -192,7 +212,7 @@ func TestEnableImportsFromNodeImage(t *testing.T) {
 func TestPrepare(t *testing.T) {
 	sp, _ := Builtin().Get("storage-provisioner")
 	p := sp.Images["Provisioner"]
-	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy, archives: map[string]string{p.PreloadArchive(): p.Image}}
+	node := &fakeNode{images: map[string]bool{}, archives: map[string]string{p.PreloadArchive(): p.Image}}
 	b := &fakeBuilder{dir: t.TempDir()}
 	m := &Manager{Catalog: Builtin(), Images: b}
 	prof := &cluster.Profile{Name: "p", Addons: []string{"storage-provisioner", "default-storageclass", "metrics-server"}}
@@ -215,14 +235,15 @@ func TestPrepare(t *testing.T) {
 
 func TestEnableUnhealthyTimesOut(t *testing.T) {
 	ms, _ := Builtin().Get("metrics-server")
-	node := &fakeNode{images: map[string]bool{ms.ImageRefs()[0]: true}, healthy: func(args []string) string {
-		if slices.Contains(args, "apiservice") {
-			return "False"
+	node := &fakeNode{images: map[string]bool{ms.ImageRefs()[0]: true}}
+	api := &fakeAPI{health: func(kind, name string) map[string]any {
+		if kind == "APIService" {
+			return map[string]any{"status": map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "False"}}}}
 		}
-		return allHealthy(args)
+		return allHealthy(kind, name)
 	}}
 	m := &Manager{Catalog: Builtin(), Timeout: 700 * time.Millisecond}
-	err := m.Enable(context.Background(), node, &fakeAPI{}, ClusterInfo{}, ms)
+	err := m.Enable(context.Background(), node, api, ClusterInfo{}, ms)
 	if !errors.Is(err, ErrUnhealthy) || !strings.Contains(err.Error(), "apiservice v1beta1.metrics.k8s.io") {
 		t.Fatalf("err = %v, want ErrUnhealthy naming the failing check", err)
 	}
@@ -230,7 +251,7 @@ func TestEnableUnhealthyTimesOut(t *testing.T) {
 
 func TestEnableBuildFailure(t *testing.T) {
 	ms, _ := Builtin().Get("metrics-server")
-	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+	node := &fakeNode{images: map[string]bool{}}
 	m := &Manager{Catalog: Builtin(), Images: &fakeBuilder{err: iso.ErrBuildFailed}}
 	api := &fakeAPI{}
 	if err := m.Enable(context.Background(), node, api, ClusterInfo{}, ms); !errors.Is(err, iso.ErrBuildFailed) {
@@ -243,23 +264,46 @@ func TestEnableBuildFailure(t *testing.T) {
 
 func TestDisable(t *testing.T) {
 	ing, _ := Builtin().Get("ingress")
-	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
 	m := &Manager{Catalog: Builtin()}
-	if err := m.Disable(context.Background(), node, ClusterInfo{NodeIP: "1.2.3.4"}, ing); err != nil {
+	api := &fakeAPI{}
+	if err := m.Disable(context.Background(), api, ClusterInfo{NodeIP: "1.2.3.4"}, ing); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := ing.Render(ClusterInfo{NodeIP: "1.2.3.4"})
-	if node.stdin["delete"] != string(want) {
-		t.Errorf("deleted manifest differs from the rendered one")
+	if len(api.deleted) != 1 || api.deleted[0] != string(want) {
+		t.Errorf("deleted manifests differ from the rendered one")
 	}
-	node.failOn = "delete"
-	if err := m.Disable(context.Background(), node, ClusterInfo{}, ing); err == nil || !strings.Contains(err.Error(), "boom") {
+	api.err = errors.New("boom")
+	if err := m.Disable(context.Background(), api, ClusterInfo{}, ing); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("a failing delete: err = %v", err)
 	}
 }
 
+// TestCheckObserve: what a health check reads from each kind of object.
+func TestCheckObserve(t *testing.T) {
+	tests := []struct {
+		check Check
+		obj   map[string]any
+		ok    bool
+	}{
+		{Check{Kind: DeploymentAvailable, Name: "d"}, allHealthy("Deployment", "d"), true},
+		{Check{Kind: DeploymentAvailable, Name: "d"}, map[string]any{"metadata": map[string]any{"generation": int64(1)}}, false},
+		{Check{Kind: DaemonSetReady, Name: "d"}, map[string]any{"metadata": map[string]any{"generation": int64(1)},
+			"status": map[string]any{"observedGeneration": int64(1), "desiredNumberScheduled": int64(1), "numberReady": int64(1)}}, true},
+		{Check{Kind: StorageClassExists, Name: "standard"}, map[string]any{}, true},
+		{Check{Kind: APIServiceAvailable, Name: "a"}, allHealthy("APIService", "a"), true},
+		{Check{Kind: APIServiceAvailable, Name: "a"}, map[string]any{}, false},
+	}
+	for _, tt := range tests {
+		u := &unstructured.Unstructured{Object: tt.obj}
+		u.SetName(tt.check.Name)
+		if err := tt.check.evaluate(tt.check.observe(u)); (err == nil) != tt.ok {
+			t.Errorf("%s on %v: %v, want ok=%v", tt.check, tt.obj, err, tt.ok)
+		}
+	}
+}
 func TestApplyProfile(t *testing.T) {
-	node := &fakeNode{images: map[string]bool{}, healthy: allHealthy}
+	node := &fakeNode{images: map[string]bool{}}
 	m := &Manager{Catalog: Builtin(), Images: &fakeBuilder{dir: t.TempDir()}, Timeout: time.Second}
 	prof := &cluster.Profile{Name: "p", NodeIP: "172.30.0.2", Addons: []string{"default-storageclass", "storage-provisioner"}}
 	api := &fakeAPI{}

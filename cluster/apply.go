@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,9 +20,15 @@ import (
 	"k8s.io/client-go/restmapper"
 )
 
-// ManifestApplier server-side applies manifests to a cluster.
+// ManifestApplier server-side applies manifests to a cluster, deletes them, and reads
+// objects back.
 type ManifestApplier interface {
 	Apply(ctx context.Context, manifest []byte, fieldManager string) error
+	// Delete deletes every object of the manifest (missing ones are fine) and waits until
+	// they are gone.
+	Delete(ctx context.Context, manifest []byte) error
+	// Get reads one object; an error wrapping a NotFound API error if there is none.
+	Get(ctx context.Context, apiVersion, kind, namespace, name string) (*unstructured.Unstructured, error)
 }
 
 // Applier applies manifests the way `kubectl apply --server-side --force-conflicts`
@@ -59,6 +66,81 @@ func (a *Applier) Apply(ctx context.Context, manifest []byte, fieldManager strin
 		}
 	}
 	return nil
+}
+
+// Delete deletes the manifest's objects, last first, and waits up to two minutes for
+// them to be gone (as `kubectl delete` does).
+func (a *Applier) Delete(ctx context.Context, manifest []byte) error {
+	objs, err := decodeManifest(manifest)
+	if err != nil {
+		return err
+	}
+	type deletion struct {
+		client dynamic.ResourceInterface
+		obj    *unstructured.Unstructured
+	}
+	var deleted []deletion
+	for i := len(objs) - 1; i >= 0; i-- {
+		client, err := a.resource(ctx, objs[i])
+		if meta.IsNoMatchError(err) {
+			continue // a kind no longer served (its CRD went first): nothing to delete
+		}
+		if err != nil {
+			return err
+		}
+		if err := client.Delete(ctx, objs[i].GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %s %s: %w", objs[i].GetKind(), objectName(objs[i]), err)
+		}
+		deleted = append(deleted, deletion{client, objs[i]})
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, d := range deleted {
+		for {
+			_, err := d.client.Get(ctx, d.obj.GetName(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s %s is still there 2 minutes after its deletion", d.obj.GetKind(), objectName(d.obj))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Get reads one object.
+func (a *Applier) Get(ctx context.Context, apiVersion, kind, namespace, name string) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(apiVersion)
+	obj.SetKind(kind)
+	obj.SetNamespace(namespace)
+	client, err := a.resource(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	return client.Get(ctx, name, metav1.GetOptions{})
+}
+
+// resource is the client for obj's kind, in its namespace when the kind has one.
+func (a *Applier) resource(ctx context.Context, obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		ns := obj.GetNamespace()
+		if ns == "" {
+			ns = metav1.NamespaceDefault
+		}
+		return a.dynamic.Resource(mapping.Resource).Namespace(ns), nil
+	}
+	return a.dynamic.Resource(mapping.Resource), nil
 }
 
 func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured, fieldManager string) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 )
 
@@ -77,5 +78,43 @@ metadata: {name: settings}
 				t.Errorf("applied %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestApplierGetDelete: objects read back after an apply; delete goes last object first,
+// ignores what is already gone, and waits until everything is.
+func TestApplierGetDelete(t *testing.T) {
+	mux := http.NewServeMux()
+	fake := &fakeApplies{}
+	fake.register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	api, err := NewApplier(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	manifest := []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: web}\n")
+	if err := api.Apply(ctx, manifest, "devk-test"); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := api.Get(ctx, "apps/v1", "Deployment", "web", "app")
+	if err != nil || obj.GetName() != "app" {
+		t.Fatalf("Get = %v, %v", obj, err)
+	}
+	if _, err := api.Get(ctx, "apps/v1", "Deployment", "web", "nope"); !apierrors.IsNotFound(err) {
+		t.Errorf("Get of a missing object: %v, want NotFound", err)
+	}
+	if err := api.Delete(ctx, manifest); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/apis/apps/v1/namespaces/web/deployments/app", "/api/v1/namespaces/web"}; !slices.Equal(fake.deletes, want) {
+		t.Errorf("deleted %q, want %q", fake.deletes, want)
+	}
+	if err := api.Delete(ctx, manifest); err != nil {
+		t.Errorf("deleting what is gone: %v", err)
+	}
+	if _, err := api.Get(ctx, "v1", "Namespace", "", "web"); !apierrors.IsNotFound(err) {
+		t.Errorf("the namespace is still there: %v", err)
 	}
 }

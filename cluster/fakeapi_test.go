@@ -30,6 +30,9 @@ type fakeApplies struct {
 	mu      sync.Mutex
 	applies []string
 	bodies  []string
+	// store holds applied objects by path, for GET and DELETE; deletes records DELETEs.
+	store   map[string]string
+	deletes []string
 }
 
 func (f *fakeApplies) register(mux *http.ServeMux) {
@@ -71,17 +74,50 @@ func (f *fakeApplies) register(mux *http.ServeMux) {
 }
 
 func (f *fakeApplies) object(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	body, found := f.store[r.URL.Path]
+	switch {
+	case r.Method == http.MethodGet && found:
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+		return
+	case r.Method == http.MethodDelete:
+		f.deletes = append(f.deletes, r.URL.Path)
+		delete(f.store, r.URL.Path)
+		f.mu.Unlock()
+		if !found {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, body)
+		return
+	case r.Method == http.MethodGet:
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+		return
+	}
+	f.mu.Unlock()
 	if r.Method != http.MethodPatch || r.Header.Get("Content-Type") != "application/apply-patch+yaml" {
 		http.Error(w, fmt.Sprintf("fake API: unexpected %s %s (%s)", r.Method, r.URL.Path, r.Header.Get("Content-Type")), http.StatusNotFound)
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
+	applied, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.applies = append(f.applies, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
-	f.bodies = append(f.bodies, string(body))
+	f.bodies = append(f.bodies, string(applied))
+	if f.store == nil {
+		f.store = map[string]string{}
+	}
+	f.store[r.URL.Path] = string(applied)
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body) // the applied object is JSON already
+	_, _ = w.Write(applied) // the applied object is JSON already
 }
 
 func (f *fakeApplies) list() []string {
