@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,12 @@ func TestCgroupV2InVM(t *testing.T) {
 	vm.MustDevk(ctx, "cp", devkBin, "/usr/local/bin/devk")
 	// The docker driver's node image (a profile that does not exist uses that driver).
 	tag := strings.TrimSpace(NewEnv(t, devkBin, "e2e-cg2-none").MustDevk(ctx, "node-image").Stdout)
-	r = vm.MustDevk(ctx, "image", "load", tag)
+	// The qemu driver loads images from `docker save` archives.
+	archive := filepath.Join(t.TempDir(), "node.tar")
+	if out, err := Docker(ctx, "save", "-o", archive, tag); err != nil {
+		t.Fatalf("docker save %s: %v: %s", tag, err, out)
+	}
+	r = vm.MustDevk(ctx, "image", "load", archive)
 	t.Logf("node image %s loaded into the VM's engine in %s", tag, r.Duration.Round(time.Second))
 
 	inner := func(args ...string) Result {
