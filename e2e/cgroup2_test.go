@@ -78,8 +78,8 @@ func TestCgroupV2InVM(t *testing.T) {
 	if fs := mustInner("ssh", "--", "stat", "-fc", "%T", "/sys/fs/cgroup"); fs != "cgroup2fs" {
 		t.Errorf("the node's /sys/fs/cgroup is %s", fs)
 	}
-	if cg := mustInner("ssh", "--", "cat", "/proc/1/cgroup"); cg != "0::/init.scope" {
-		t.Errorf("the node's init is in cgroup %q, want 0::/init.scope (a private cgroup namespace)", cg)
+	if cg := mustInner("ssh", "--", "cat", "/proc/1/cgroup"); !strings.HasPrefix(cg, "0::/") || strings.Contains(cg, "docker") || strings.Contains(cg, "system.slice") {
+		t.Errorf("the node's init is in cgroup %q: the host's hierarchy shows through (want a private cgroup namespace)", cg)
 	}
 
 	mustInner("kubectl", "--", "run", "dns", "--image=busybox:1.37", "--restart=Never", "--", "nslookup", "kubernetes.default.svc.cluster.local")
