@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +158,22 @@ func Eventually(ctx context.Context, timeout time.Duration, check func() error) 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// Answers waits up to timeout for url to answer with a body containing want.
+func Answers(ctx context.Context, timeout time.Duration, url, want string) error {
+	return Eventually(ctx, timeout, func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), want) {
+			return fmt.Errorf("%s: %d %q", url, resp.StatusCode, body)
+		}
+		return nil
+	})
 }
 
 // RunPod runs a pod to completion and returns its logs.

@@ -321,20 +321,8 @@ func TestInnerLoop(t *testing.T) {
 		})
 		return ip, err
 	}
-	answers := func(url, want string) error {
-		return Eventually(ctx, time.Minute, func() error {
-			resp, err := http.Get(url)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.Contains(string(body), want) {
-				return fmt.Errorf("%s: %d %q", url, resp.StatusCode, body)
-			}
-			return nil
-		})
-	}
+	answers := func(url, want string) error { return Answers(ctx, time.Minute, url, want) }
+
 	t.Run("two LoadBalancer Services on port 80 get an address each", func(t *testing.T) {
 		nodeIP := strings.TrimSpace(env.MustDevk(ctx, "ip").Stdout)
 		pool := nodeIP[:strings.LastIndex(nodeIP, ".")+1]

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,18 +72,7 @@ func TestQEMUDriver(t *testing.T) {
 		if !strings.HasPrefix(url, "http://127.0.0.1:") {
 			t.Errorf("a VM's service URL must be a 127.0.0.1 forward, got %q", url)
 		}
-		if err := Eventually(ctx, 2*time.Minute, func() error {
-			resp, err := http.Get(url)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.Contains(string(body), "hello from the vm") {
-				return fmt.Errorf("%d %q", resp.StatusCode, body)
-			}
-			return nil
-		}); err != nil {
+		if err := Answers(ctx, 2*time.Minute, url, "hello from the vm"); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -77,19 +75,8 @@ func TestOrdinaryUser(t *testing.T) {
 			"sh", "-c", "mkdir -p /www && echo hello user > /www/index.html && exec httpd -f -p 8080 -h /www")
 		env.MustDevk(ctx, "kubectl", "--", "expose", "deployment", "userweb", "--type=NodePort", "--port=80", "--target-port=8080")
 		url := strings.TrimSpace(env.MustDevk(ctx, "service", "userweb", "--url", "--wait", "2m").Stdout)
-		if err := Eventually(ctx, time.Minute, func() error {
-			resp, err := http.Get(url)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if !strings.Contains(string(body), "hello user") {
-				return io.ErrUnexpectedEOF
-			}
-			return nil
-		}); err != nil {
-			t.Errorf("%s: %v", url, err)
+		if err := Answers(ctx, time.Minute, url, "hello user"); err != nil {
+			t.Error(err)
 		}
 	})
 

@@ -254,16 +254,7 @@ func TestFindDebianMirror(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := t.TempDir()
-			for name, data := range tt.files {
-				path := filepath.Join(root, name)
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			root := writeTree(t, tt.files)
 			if got := FindDebianMirror(root); got != tt.want {
 				t.Errorf("FindDebianMirror = %q, want %q", got, tt.want)
 			}
@@ -286,16 +277,7 @@ func TestUserNamespaceProblem(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := t.TempDir()
-			for name, data := range tt.files {
-				path := filepath.Join(root, name)
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			root := writeTree(t, tt.files)
 			got := userNamespaceProblem(root, "dev", "1000")
 			if (got == "") != (len(tt.want) == 0) {
 				t.Fatalf("problem %q, want one mentioning %v", got, tt.want)
@@ -307,4 +289,20 @@ func TestUserNamespaceProblem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeTree writes files (path relative to the root -> content) under a new root.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, data := range files {
+		path := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }
