@@ -21,7 +21,7 @@ func TestJSONOutputGolden(t *testing.T) {
 		{"status.json", cluster.Status{Name: "devk", Host: cluster.Running, Kubelet: cluster.Running, APIServer: cluster.Running,
 			Kubeconfig: cluster.Configured, NodeIP: "192.168.49.2", Server: "https://127.0.0.1:32771"}},
 		{"profile-list.json", []cluster.ProfileState{{Name: "devk", Driver: "docker", Status: "Running", KubernetesVersion: "v1.34.4",
-			NodeIP: "192.168.49.2", APIServerPort: 32771, CPUs: 2, MemoryMB: 4096}}},
+			NodeIP: "192.168.49.2", APIServerPort: 32771, CPUs: 2, MemoryMB: 4096, LBRange: "192.168.49.200-192.168.49.254"}}},
 		{"version.json", VersionInfo{Devk: "v0.1.0", KubernetesVersion: "v1.34.4", NodeImage: "devk/node:v1.34.4-0123456789ab"}},
 	}
 	for _, tt := range tests {

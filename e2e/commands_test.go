@@ -24,7 +24,7 @@ import (
 
 // configKeys are the keys of `devk config` (and DEVK_<KEY> variables).
 func configKeys() []string {
-	return []string{"addons", "apiserver-port", "cpus", "driver", "kubernetes-version", "memory", "ports", "profile"}
+	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "kubernetes-version", "memory", "ports", "profile"}
 }
 
 // TestCommands covers the everyday commands on one real cluster (profile e2e-cmd),
@@ -276,7 +276,7 @@ func commandsConfig(ctx context.Context, t *testing.T) {
 		{"view -o json", nil, []string{"config", "view", "-o", "json"}, 0, `{"cpus":"1","ports":"8080:30080,9090:30090"}` + "\n", ""},
 		{"unset", nil, []string{"config", "unset", "ports"}, 0, "", ""},
 		{"get unset", nil, []string{"config", "get", "ports"}, 1, "", "ports is not set"},
-		{"unknown key", nil, []string{"config", "set", "frobnicate", "1"}, 2, "", "valid keys are addons, apiserver-port, cpus"},
+		{"unknown key", nil, []string{"config", "set", "frobnicate", "1"}, 2, "", "valid keys are accel, addons, apiserver-port, cpus"},
 		{"invalid value", nil, []string{"config", "set", "memory", "512m"}, 2, "", "below"},
 		{"invalid value for the machine", nil, []string{"config", "set", "cpus", "999"}, 2, "", "this machine has"},
 		// start refuses bad defaults before creating anything, naming where they came from.
@@ -305,7 +305,7 @@ func commandsConfig(ctx context.Context, t *testing.T) {
 	}
 	// Every key, and the JSON field names of config view, which scripts read.
 	for _, k := range configKeys() {
-		v := map[string]string{"addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
+		v := map[string]string{"accel": "tcg", "addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
 			"kubernetes-version": "v1.34.4", "memory": "4g", "ports": "8080:30080", "profile": "dev2"}[k]
 		env.MustDevk(ctx, "config", "set", k, v)
 	}
