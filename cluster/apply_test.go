@@ -13,16 +13,23 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-func TestApplierApply(t *testing.T) {
+// newFakeApplier is an Applier talking to a fake API server that records what it gets.
+func newFakeApplier(t *testing.T) (*Applier, *fakeApplies) {
+	t.Helper()
 	mux := http.NewServeMux()
-	applies := &fakeApplies{}
-	applies.register(mux)
+	fake := &fakeApplies{}
+	fake.register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	api, err := NewApplier(&rest.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return api, fake
+}
+
+func TestApplierApply(t *testing.T) {
+	api, applies := newFakeApplier(t)
 	api.newKindWait = 600 * time.Millisecond
 
 	tests := []struct {
@@ -84,15 +91,7 @@ metadata: {name: settings}
 // TestApplierGetDelete: objects read back after an apply; delete goes last object first,
 // ignores what is already gone, and waits until everything is.
 func TestApplierGetDelete(t *testing.T) {
-	mux := http.NewServeMux()
-	fake := &fakeApplies{}
-	fake.register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	api, err := NewApplier(&rest.Config{Host: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	api, fake := newFakeApplier(t)
 	ctx := context.Background()
 	manifest := []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: web}\n")
 	if err := api.Apply(ctx, manifest, "devk-test"); err != nil {
