@@ -40,7 +40,8 @@ func (m *Manager) Stop(ctx context.Context, profile string) error {
 	case driver.StateStopped:
 		return nil
 	case driver.StatePaused:
-		if err := m.Driver.Unpause(ctx, profile); err != nil {
+		// Frozen processes cannot exit: thaw the node and its workloads first.
+		if err := m.unpause(ctx, profile); err != nil {
 			return err
 		}
 	}
@@ -56,6 +57,10 @@ func (m *Manager) Delete(ctx context.Context, profile string) error {
 	}
 	defer unlock()
 	foreign := m.step("Deleting node "+profile, func() error {
+		// Frozen processes cannot exit: a paused node is thawed first (best effort).
+		if st, _ := m.Driver.State(ctx, profile); st == driver.StatePaused {
+			_ = m.unpause(ctx, profile)
+		}
 		if node, err := m.Driver.Node(ctx, profile); err == nil {
 			m.cleanupCgroups(ctx, node, profile)
 		}

@@ -193,7 +193,7 @@ func TestStop(t *testing.T) {
 		{"node gone", false, driver.StateNonexistent, driver.ErrNotFound, nil},
 		{"already stopped", false, driver.StateStopped, nil, nil},
 		{"running", false, driver.StateRunning, nil, []string{"Stop"}},
-		{"paused", false, driver.StatePaused, nil, []string{"Unpause", "Stop"}},
+		{"paused: thawed, workloads too (Node runs the thaw), then stopped", false, driver.StatePaused, nil, []string{"Unpause", "Node", "Stop"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -181,6 +181,14 @@ func TestFaults(t *testing.T) {
 		if r.Duration > time.Minute {
 			t.Errorf("start of a docker-paused node took %s", r.Duration)
 		}
+		// A paused node stops (its frozen pods thawed first) and starts again.
+		env.MustDevk(ctx, "pause")
+		r = env.MustDevk(ctx, "stop")
+		if r.Duration > 30*time.Second {
+			t.Errorf("stop of a paused node took %s", r.Duration)
+		}
+		env.MustDevk(ctx, "start")
+		expectFreezer("THAWED")
 	})
 
 	t.Run("certificates deleted or damaged on the host are restored from the node", func(t *testing.T) {
@@ -321,6 +329,7 @@ func TestFaults(t *testing.T) {
 		remove func()
 	}{
 		{"devk stop", func() { env.MustDevk(ctx, "stop") }},
+		{"devk pause", func() { env.MustDevk(ctx, "pause") }},
 		{"docker rm -f (behind devk's back)", func() { mustDocker(ctx, t, "rm", "-f", env.Profile) }},
 	} {
 		t.Run(way.name+" then delete leaves no cgroups on the host", func(t *testing.T) {
