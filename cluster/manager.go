@@ -372,6 +372,11 @@ func (m *Manager) startUnits(ctx context.Context, s *startState) error {
 				return err
 			}
 			verb = []string{"systemctl", "restart", "--no-block"}
+			if s.state == driver.StateRunning {
+				// Booted long ago: nothing to wait for but the restart itself, and without
+				// waiting the old API server would answer the waits that follow.
+				verb = []string{"systemctl", "restart"}
+			}
 		}
 		_, err := driver.Output(ctx, s.node, append(verb, Units...)...)
 		return err
