@@ -57,12 +57,18 @@ func (m *Manager) Delete(ctx context.Context, profile string) error {
 	}
 	defer unlock()
 	foreign := m.step("Deleting node "+profile, func() error {
-		// Frozen processes cannot exit: a paused node is thawed first (best effort).
-		if st, _ := m.Driver.State(ctx, profile); st == driver.StatePaused {
-			_ = m.unpause(ctx, profile)
+		st, err := m.Driver.State(ctx, profile)
+		if err != nil && !errors.Is(err, driver.ErrForeign) {
+			return err // the engine is not answering: nothing can be deleted now
 		}
-		if node, err := m.Driver.Node(ctx, profile); err == nil {
-			m.cleanupCgroups(ctx, node, profile)
+		// Frozen processes cannot exit: a paused node is thawed first (best effort).
+		if st == driver.StatePaused && m.unpause(ctx, profile) == nil {
+			st = driver.StateRunning
+		}
+		if st == driver.StateRunning {
+			if node, err := m.Driver.Node(ctx, profile); err == nil {
+				m.cleanupCgroups(ctx, node, profile)
+			}
 		}
 		return m.Driver.Delete(ctx, profile)
 	})
@@ -82,14 +88,11 @@ func (m *Manager) Delete(ctx context.Context, profile string) error {
 	return foreign
 }
 
-// cleanupCgroups stops the node's containers and removes its cgroup root: on a cgroup v1
-// host those live in the host's hierarchy and would outlive the node container.
+// cleanupCgroups stops the running node's containers and removes its cgroup root: on a
+// cgroup v1 host those live in the host's hierarchy and would outlive the node container.
 func (m *Manager) cleanupCgroups(ctx context.Context, node driver.Node, profile string) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if st, _ := m.Driver.State(ctx, profile); st != driver.StateRunning {
-		return
-	}
 	root := NewNodeParams(profile, "").CgroupRoot
 	script := `[ -e /sys/fs/cgroup/cgroup.controllers ] && exit 0; systemctl stop kubelet 2>/dev/null; ` +
 		`ctr -n k8s.io tasks ls -q 2>/dev/null | while read t; do ctr -n k8s.io tasks kill -s KILL "$t"; done; sleep 1; ` +
