@@ -144,8 +144,7 @@ func (a *Applier) resource(ctx context.Context, obj *unstructured.Unstructured) 
 }
 
 func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured, fieldManager string) error {
-	gvk := obj.GroupVersionKind()
-	mapping, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	client, err := a.resource(ctx, obj)
 	if meta.IsNoMatchError(err) {
 		// A kind defined earlier in the same manifest is served once its CRD is
 		// established: forget what discovery said and ask again for a while.
@@ -157,19 +156,11 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured, 
 			case <-time.After(500 * time.Millisecond):
 			}
 			a.mapper.Reset()
-			mapping, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			client, err = a.resource(ctx, obj)
 		}
 	}
 	if err != nil {
 		return err
-	}
-	var client dynamic.ResourceInterface = a.dynamic.Resource(mapping.Resource)
-	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		ns := obj.GetNamespace()
-		if ns == "" {
-			ns = metav1.NamespaceDefault
-		}
-		client = a.dynamic.Resource(mapping.Resource).Namespace(ns)
 	}
 	_, err = client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
 	return err

@@ -315,8 +315,11 @@ func (m *Manager) bootNode(ctx context.Context, s *startState) error {
 // restoreCertificates restores certificates lost or damaged on the host from the node's
 // copy, so the cluster keeps its CA and every token stays valid.
 func (m *Manager) restoreCertificates(ctx context.Context, s *startState) error {
+	if s.state == driver.StateNonexistent {
+		return nil // a new node gets its certificates from the host
+	}
 	why := CheckPKI(m.Home.CertsDir(s.prof.Name))
-	if why == nil || s.state == driver.StateNonexistent {
+	if why == nil {
 		return nil
 	}
 	return m.step("Restoring the cluster's certificates from the node", func() error {

@@ -97,11 +97,7 @@ func TestQEMUDriver(t *testing.T) {
 
 	t.Run("delete leaves nothing behind", func(t *testing.T) {
 		env.MustDevk(ctx, "delete")
-		home := os.Getenv("DEVK_E2E_HOME")
-		if home == "" {
-			h, _ := os.UserHomeDir()
-			home = filepath.Join(h, ".devk")
-		}
+		home := e2eHome()
 		for _, p := range []string{filepath.Join(home, "machines", env.Profile), filepath.Join(home, "profiles", env.Profile)} {
 			if _, err := os.Stat(p); !os.IsNotExist(err) {
 				t.Errorf("%s left behind", p)

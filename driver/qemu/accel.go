@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -143,16 +142,8 @@ func rememberedProbe(dir, binary string, probe func(context.Context) error) func
 
 // hostKey names this host's kernel and QEMU build.
 func hostKey(binary string) string {
-	var uts syscall.Utsname
-	_ = syscall.Uname(&uts)
-	var release strings.Builder
-	for _, c := range uts.Release {
-		if c == 0 {
-			break
-		}
-		release.WriteByte(byte(c))
-	}
-	id := release.String()
+	release, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	id := strings.TrimSpace(string(release))
 	if path, err := exec.LookPath(binary); err == nil {
 		if st, err := os.Stat(path); err == nil {
 			id += fmt.Sprintf("|%s|%d|%d", path, st.Size(), st.ModTime().Unix())
