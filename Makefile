@@ -3,7 +3,7 @@ GO ?= go
 KUBERNETES_VERSION ?= v1.34.4
 BIN := bin/devk
 
-.PHONY: build node-image test test-short test-faults test-versions test-cgroup2 e2e bench lint help
+.PHONY: build node-image test test-short test-faults test-versions test-cgroup2 conformance e2e bench lint help
 
 build: ## build bin/devk
 	$(GO) build -o $(BIN) .
@@ -35,6 +35,14 @@ test-cgroup2: build ## the docker driver on a cgroup v2 host: devk inside a devk
 	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
 	$(BIN) node-image --vm --kubernetes-version $(KUBERNETES_VERSION)
 	DEVK_E2E=1 DEVK_E2E_CGROUP2=1 $(GO) test -count=1 -timeout 110m -v -run 'TestCgroupV2InVM' ./e2e/...
+
+# Every [Conformance] test (parallel, then serial), or those matching FOCUS; JUnit XML and
+# summary.txt go to _output/conformance/.
+FOCUS ?=
+conformance: build ## Kubernetes' conformance suite on a fresh cluster (FOCUS='regex' for a subset)
+	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
+	DEVK_E2E=1 DEVK_CONFORMANCE=full DEVK_CONFORMANCE_FOCUS='$(FOCUS)' DEVK_E2E_VERSION=$(KUBERNETES_VERSION) \
+		DEVK_CONFORMANCE_OUT=$(CURDIR)/_output/conformance $(GO) test -count=1 -timeout 240m -v -run 'TestConformance' ./e2e/...
 
 bench: build ## time startup phases and measure node memory; prints a table
 	DEVK_E2E=1 $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/...

@@ -109,6 +109,8 @@ type Status struct {
 	Kubeconfig string `json:"kubeconfig"`
 	NodeIP     string `json:"nodeIP,omitempty"`
 	Server     string `json:"server,omitempty"`
+	// Warning is what needs the user's attention on a running node (a nearly full disk).
+	Warning string `json:"warning,omitempty"`
 }
 
 // Status values.
@@ -177,6 +179,11 @@ func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
 	st.Kubelet = Stopped
 	if out, _ := driver.Output(ctx, node, "systemctl", "is-active", "kubelet"); out == "active" {
 		st.Kubelet = Running
+	}
+	if free, err := nodeDiskFree(ctx, node); err == nil {
+		if err := checkDiskFree(profile, free); err != nil {
+			st.Warning = err.Error()
+		}
 	}
 	st.APIServer = Stopped
 	cfg, _, err := m.connect(prof)

@@ -612,3 +612,54 @@ func TestLBRange(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptProfile: every command that needs the profile refuses with ErrCorruptProfile
+// and asks the driver to change nothing; delete removes the node and the folder.
+func TestCorruptProfile(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(m *Manager) error
+	}{
+		{"status", func(m *Manager) error { _, err := m.Status(context.Background(), "devk"); return err }},
+		{"start", func(m *Manager) error {
+			_, err := m.Start(context.Background(), StartOptions{Profile: "devk"})
+			return err
+		}},
+		{"stop", func(m *Manager) error { return m.Stop(context.Background(), "devk") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			e.drv.state = driver.StateRunning
+			if err := e.m.Home.Save(testProfile("devk")); err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, filepath.Join(e.m.Home.ProfileDir("devk"), "config.json"), `{"name": "devk", "driv`)
+			if err := tt.run(e.m); !errors.Is(err, ErrCorruptProfile) {
+				t.Fatalf("%s = %v, want ErrCorruptProfile", tt.name, err)
+			}
+			for _, c := range e.drv.calls {
+				if c != "Preflight" {
+					t.Errorf("driver asked to %s for a corrupt profile", c)
+				}
+			}
+		})
+	}
+	t.Run("delete", func(t *testing.T) {
+		e := newTestEnv(t)
+		e.drv.state = driver.StateRunning
+		if err := e.m.Home.Save(testProfile("devk")); err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, filepath.Join(e.m.Home.ProfileDir("devk"), "config.json"), "\x00garbage")
+		if err := e.m.Delete(context.Background(), "devk"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if !slices.Contains(e.drv.calls, "Delete") {
+			t.Errorf("the node was not deleted: %v", e.drv.calls)
+		}
+		if _, err := os.Stat(e.m.Home.ProfileDir("devk")); !os.IsNotExist(err) {
+			t.Errorf("profile folder kept: %v", err)
+		}
+	})
+}

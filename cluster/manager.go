@@ -156,6 +156,7 @@ func (m *Manager) startSteps() []startStep {
 		{"node image", m.ensureNodeImage},
 		{"provision node", m.provisionNode},
 		{"boot node", m.bootNode},
+		{"disk space", m.checkDisk},
 		{"restore certificates", m.restoreCertificates},
 		{"configure", m.configureNode},
 		{"start units", m.startUnits},

@@ -63,8 +63,12 @@ func (h Home) CacheDir() string              { return filepath.Join(h.Dir, "cach
 // ErrNoProfile means the profile was never created (or was deleted).
 var ErrNoProfile = errors.New("profile does not exist")
 
+// ErrCorruptProfile means the profile's config.json cannot be read as a profile.
+var ErrCorruptProfile = errors.New("profile is corrupt")
+
 func (h Home) Load(name string) (*Profile, error) {
-	data, err := os.ReadFile(filepath.Join(h.ProfileDir(name), "config.json"))
+	path := filepath.Join(h.ProfileDir(name), "config.json")
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNoProfile, name)
 	}
@@ -72,8 +76,16 @@ func (h Home) Load(name string) (*Profile, error) {
 		return nil, fmt.Errorf("read profile %s: %w", name, err)
 	}
 	var p Profile
+	why := ""
 	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("profile %s is corrupt (%v); delete it with `devk delete -p %s`", name, err, name)
+		why = err.Error()
+	} else if p.Name != name || p.Driver == "" {
+		// "null", "{}" or another profile's file parse, but describe no node of this one.
+		why = fmt.Sprintf("it names profile %q with driver %q", p.Name, p.Driver)
+	}
+	if why != "" {
+		return nil, fmt.Errorf("%w: %s is unreadable (%s); remove the cluster (node, volume and folder) with `devk delete -p %s`, then create it again with `devk start -p %s`",
+			ErrCorruptProfile, path, why, name, name)
 	}
 	return &p, nil
 }

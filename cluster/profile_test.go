@@ -231,22 +231,35 @@ func TestHomeRoundTrip(t *testing.T) {
 }
 
 func TestHomeLoadCorrupt(t *testing.T) {
-	h := Home{Dir: t.TempDir()}
-	if err := os.MkdirAll(h.ProfileDir("devk"), 0o700); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, data, why string
+	}{
+		{"truncated", `{"name": "devk", "cpus": 2`, "unexpected end of JSON input"},
+		{"empty", ``, "unexpected end of JSON input"},
+		{"garbage", "\x00\x01garbage", "invalid character"},
+		{"wrong type", `{"name": "devk", "cpus": "two"}`, "cannot unmarshal"},
+		{"null", `null`, `names profile ""`},
+		{"another profile's file", `{"name": "other", "driver": "docker"}`, `names profile "other"`},
+		{"no driver", `{"name": "devk"}`, `driver ""`},
 	}
-	mustWrite(t, filepath.Join(h.ProfileDir("devk"), "config.json"), `{"name": "devk", "cpus": "two"`)
-	_, err := h.Load("devk")
-	if err == nil {
-		t.Fatal("Load of a corrupt profile succeeded")
-	}
-	if errors.Is(err, ErrNoProfile) {
-		t.Errorf("a corrupt profile reads as missing: %v", err)
-	}
-	for _, want := range []string{"profile devk is corrupt", "devk delete -p devk"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not say %q", err, want)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Home{Dir: t.TempDir()}
+			if err := os.MkdirAll(h.ProfileDir("devk"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(h.ProfileDir("devk"), "config.json")
+			mustWrite(t, path, tt.data)
+			_, err := h.Load("devk")
+			if !errors.Is(err, ErrCorruptProfile) {
+				t.Fatalf("Load = %v, want ErrCorruptProfile", err)
+			}
+			for _, want := range []string{path, tt.why, "devk delete -p devk"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
 	}
 }
 

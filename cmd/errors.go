@@ -23,10 +23,12 @@ const (
 	ExitNoProfile   = 3  // the profile does not exist
 	ExitConflict    = 4  // another devk command holds the profile
 	ExitInterrupted = 5  // interrupted by the user (re-run to resume)
+	ExitCorrupt     = 8  // the profile's config.json is unreadable (delete the profile)
 	ExitDriver      = 10 // the driver's engine is missing or not running
 	ExitNodeImage   = 11 // the node image could not be built
 	ExitNode        = 20 // the node is missing or broken
 	ExitNotRunning  = 21 // the command needs a running cluster
+	ExitDiskFull    = 22 // the node's disk (the host's, for docker) is nearly full
 	ExitTimeout     = 30 // the control plane did not come up in time
 	ExitService     = 40 // the service has no host URL or no ready pod
 	ExitImage       = 41 // an image could not be loaded, built, listed or removed
@@ -48,6 +50,7 @@ var reasons = []struct {
 	{errUsage, exitReason{ExitUsage, "USAGE"}},
 	{cluster.ErrNoProfile, exitReason{ExitNoProfile, "PROFILE_NOT_FOUND"}},
 	{cluster.ErrLocked, exitReason{ExitConflict, "PROFILE_LOCKED"}},
+	{cluster.ErrCorruptProfile, exitReason{ExitCorrupt, "PROFILE_CORRUPT"}},
 	{context.Canceled, exitReason{ExitInterrupted, "INTERRUPTED"}},
 	{docker.ErrEngineUnreachable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
 	{qemu.ErrUnavailable, exitReason{ExitDriver, "DRIVER_UNAVAILABLE"}},
@@ -60,6 +63,7 @@ var reasons = []struct {
 	{cluster.ErrTimeout, exitReason{ExitTimeout, "CONTROL_PLANE_TIMEOUT"}},
 	{addons.ErrUnhealthy, exitReason{ExitTimeout, "ADDON_UNHEALTHY"}},
 	{cluster.ErrNotRunning, exitReason{ExitNotRunning, "CLUSTER_NOT_RUNNING"}},
+	{cluster.ErrDiskFull, exitReason{ExitDiskFull, "NODE_DISK_FULL"}},
 	{cluster.ErrService, exitReason{ExitService, "SERVICE_UNREACHABLE"}},
 	{cluster.ErrImage, exitReason{ExitImage, "IMAGE"}},
 }

@@ -109,6 +109,9 @@ bit 1 (2) the kubelet is not running, bit 2 (4) the API server is not running.`,
 				fmt.Fprintf(tw, "%s\ntype:\tControl Plane\nhost:\t%s\nkubelet:\t%s\napiserver:\t%s\nkubeconfig:\t%s\n", st.Name, st.Host, st.Kubelet, st.APIServer, st.Kubeconfig)
 				tw.Flush()
 			}
+			if st.Warning != "" {
+				fmt.Fprintln(a.stderr, "devk: warning: "+st.Warning)
+			}
 			if code := st.ExitCode(); code != 0 {
 				return &statusExit{code: code}
 			}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // TestFaults does what an adversarial user does and checks devk's answer: the exit code,
@@ -348,6 +349,169 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
+
+	full := os.Getenv("DEVK_FAULTS_FULL") == "1"
+
+	t.Run("stop interrupted (SIGINT, SIGKILL) early and late: the next stop finishes it, nothing is lost", func(t *testing.T) {
+		env.MustDevk(ctx, "start")
+		cs := env.Client()
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "stop-survivor"}, Data: map[string]string{"k": "v"}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "stop-blob"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("16Mi")}},
+			},
+		}
+		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		written, err := runClaimPod(ctx, cs, "stop-write", "stop-blob", "head -c 4194304 /dev/urandom > /data/blob && sync && sha256sum /data/blob")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, written)
+		}
+		moments := []interruption{sigAfter(syscall.SIGINT, 200*time.Millisecond), sigAfter(syscall.SIGKILL, 2*time.Second)}
+		if full {
+			moments = append(moments, sigAfter(syscall.SIGKILL, 200*time.Millisecond), sigAfter(syscall.SIGINT, 2*time.Second))
+		}
+		for i, at := range moments {
+			interrupt(ctx, t, env, at, "stop")
+			r := env.MustDevk(ctx, "stop")
+			if r.Duration > time.Minute {
+				t.Errorf("%s: the re-run stop took %s (a stale lock?)", at.name, r.Duration.Round(time.Second))
+			}
+			if out, _ := Docker(ctx, "inspect", "-f", "{{.State.Status}}", env.Profile); out != "exited" {
+				t.Errorf("%s: after the re-run stop the node is %q, want exited", at.name, out)
+			}
+			env.MustDevk(ctx, "start")
+			if got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "stop-survivor", metav1.GetOptions{}); err != nil || got.Data["k"] != "v" {
+				t.Fatalf("%s: ConfigMap lost: %v", at.name, err)
+			}
+			if read, err := runClaimPod(ctx, cs, fmt.Sprintf("stop-read-%d", i), "stop-blob", "sha256sum /data/blob"); err != nil || read != written {
+				t.Fatalf("%s: blob %q, want %q (%v)", at.name, read, written, err)
+			}
+		}
+	})
+
+	t.Run("a nearly full node disk: start refuses and status warns; once freed, start brings everything back", func(t *testing.T) {
+		if !full {
+			t.Skip("fills the host's disk for seconds: make test-faults runs it")
+		}
+		env.MustDevk(ctx, "start")
+		cs := env.Client()
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "disk-survivor"}, Data: map[string]string{"k": "v"}}
+		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		fill := fillNodeDisk(ctx, t, env.Profile, 400<<20)
+		status, start := env.Devk(ctx, "status"), env.Devk(ctx, "start")
+		fill.remove()
+		t.Logf("the disk was nearly full for %s", fill.held().Round(time.Millisecond))
+		if status.Code != 0 || !strings.Contains(status.Stderr, "devk: warning: ") || !strings.Contains(status.Stderr, "MiB free") {
+			t.Errorf("status on a nearly full disk: exit %d, want 0 and a warning\n%s", status.Code, status.Stderr)
+		}
+		expectLine(t, start, 22, "NODE_DISK_FULL")
+		expectLine(t, start, 22, "docker system prune")
+		env.MustDevk(ctx, "start")
+		if got, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "disk-survivor", metav1.GetOptions{}); err != nil || got.Data["k"] != "v" {
+			t.Fatalf("ConfigMap lost: %v", err)
+		}
+		if r := env.Devk(ctx, "status"); r.Code != 0 || strings.Contains(r.Stderr, "warning") {
+			t.Errorf("status once the disk is freed: exit %d\n%s", r.Code, r.Stderr)
+		}
+	})
+
+	t.Run("a corrupt config.json: status and start name it and the way out; list shows the rest; delete removes it all", func(t *testing.T) {
+		env.MustDevk(ctx, "start")
+		config := filepath.Join(e2eHome(), "profiles", env.Profile, "config.json")
+		good, err := os.ReadFile(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another profile (no node) that profile list must still show.
+		other := NewEnv(t, devkBin, "e2e-fault-other")
+		otherDir := filepath.Join(e2eHome(), "profiles", other.Profile)
+		if err := os.MkdirAll(otherDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		otherConfig := strings.Replace(string(good), `"name": "`+env.Profile+`"`, `"name": "`+other.Profile+`"`, 1)
+		if err := os.WriteFile(filepath.Join(otherDir, "config.json"), []byte(otherConfig), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Devk(context.Background(), "delete") })
+		damages := []struct{ name, data string }{
+			{"truncated", string(good[:len(good)/2])},
+			{"garbage", "\x00\x01\x02garbage"},
+			{"empty", ""},
+		}
+		for _, d := range damages {
+			if err := os.WriteFile(config, []byte(d.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"status"}, {"start"}} {
+				r := env.Devk(ctx, args...)
+				expectLine(t, r, 8, "PROFILE_CORRUPT")
+				expectLine(t, r, 8, config)
+				expectLine(t, r, 8, "devk delete -p "+env.Profile)
+			}
+			if out, _ := Docker(ctx, "inspect", "-f", "{{.State.Status}}", env.Profile); out != "running" {
+				t.Errorf("%s: the node is %q after the refused commands, want running (untouched)", d.name, out)
+			}
+			var list []struct{ Name, Status string }
+			decodeJSON(t, env.MustDevk(ctx, "profile", "list", "-o", "json").Stdout, &list)
+			seen := map[string]string{}
+			for _, p := range list {
+				seen[p.Name] = p.Status
+			}
+			if seen[env.Profile] != "Error" || seen[other.Profile] != "Nonexistent" {
+				t.Errorf("%s: profile list = %+v, want %s Error and %s Nonexistent", d.name, list, env.Profile, other.Profile)
+			}
+		}
+		env.MustDevk(ctx, "delete")
+		expectDeleted(ctx, t, env)
+	})
+
+	t.Run("delete interrupted (SIGINT, SIGKILL) early and late: the next delete leaves nothing behind", func(t *testing.T) {
+		moments := []interruption{sigAfter(syscall.SIGINT, 300*time.Millisecond), sigWhenNodeGone(syscall.SIGKILL, env.Profile)}
+		if full {
+			moments = append(moments, sigAfter(syscall.SIGKILL, 300*time.Millisecond), sigWhenNodeGone(syscall.SIGINT, env.Profile))
+		}
+		// Containers of the node image that are no node: delete's short-lived helper.
+		helpers := func() map[string]bool {
+			out, _ := Docker(ctx, "ps", "-a", "--filter", "ancestor="+nodeImage, "--format", `{{.ID}} {{.Label "dev.devk.profile"}}`)
+			ids := map[string]bool{}
+			for _, line := range strings.Split(out, "\n") {
+				if f := strings.Fields(line); len(f) == 1 {
+					ids[f[0]] = true
+				}
+			}
+			return ids
+		}
+		for _, at := range moments {
+			env.MustDevk(ctx, "start")
+			before := helpers()
+			interrupt(ctx, t, env, at, "delete")
+			r := env.MustDevk(ctx, "delete")
+			if r.Duration > time.Minute {
+				t.Errorf("%s: the re-run delete took %s (a stale lock?)", at.name, r.Duration.Round(time.Second))
+			}
+			expectDeleted(ctx, t, env)
+			// A helper still running when delete was killed removes itself within seconds.
+			if err := Eventually(ctx, 15*time.Second, func() error {
+				for id := range helpers() {
+					if !before[id] {
+						return fmt.Errorf("container %s of the node image is left", id)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Errorf("%s: %v", at.name, err)
+			}
+		}
+	})
 }
 
 func mustDocker(ctx context.Context, t *testing.T, args ...string) {
@@ -403,4 +567,169 @@ func e2eHome() string {
 	}
 	h, _ := os.UserHomeDir()
 	return filepath.Join(h, ".devk")
+}
+
+// interruption is when and how a devk command is interrupted.
+type interruption struct {
+	name string
+	sig  syscall.Signal
+	wait func(ctx context.Context) // returns when the signal is due
+}
+
+func sigAfter(sig syscall.Signal, d time.Duration) interruption {
+	return interruption{fmt.Sprintf("%s %s after it began", sig, d), sig, func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}}
+}
+
+// sigWhenNodeGone signals once the node container is removed: delete is then halfway
+// (the volume, the host's cgroups, the profile folder and the kubeconfig are left).
+func sigWhenNodeGone(sig syscall.Signal, name string) interruption {
+	return interruption{fmt.Sprintf("%s once the node container is gone", sig), sig, func(ctx context.Context) {
+		_ = Eventually(ctx, 2*time.Minute, func() error {
+			if _, err := Docker(ctx, "inspect", "-f", "{{.Id}}", name); err == nil {
+				return fmt.Errorf("container %s still there", name)
+			}
+			return nil
+		})
+	}}
+}
+
+// interrupt runs devk args and signals it at the given moment. A SIGINT must end it
+// within seconds with exit 5 and one line (or exit 0 if it finished first).
+func interrupt(ctx context.Context, t *testing.T, env *Env, at interruption, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, env.Bin, append([]string{"-p", env.Profile}, args...)...)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+env.Kubeconfig), env.Extra...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	due, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-due.Done():
+		}
+	}()
+	at.wait(due)
+	select {
+	case <-exited:
+		t.Logf("devk %s finished (exit %d) before %s", strings.Join(args, " "), cmd.ProcessState.ExitCode(), at.name)
+		return
+	default:
+	}
+	_ = cmd.Process.Signal(at.sig)
+	signalled := time.Now()
+	<-exited
+	r := Result{Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
+	t.Logf("devk %s, %s: exit %d %s after the signal", strings.Join(args, " "), at.name, r.Code, time.Since(signalled).Round(time.Millisecond))
+	if at.sig != syscall.SIGINT {
+		return
+	}
+	if time.Since(signalled) > 15*time.Second {
+		t.Errorf("devk %s took %s to end after SIGINT", strings.Join(args, " "), time.Since(signalled).Round(time.Second))
+	}
+	if r.Code != 0 {
+		expectLine(t, r, 5, "INTERRUPTED")
+	}
+}
+
+// expectDeleted checks that nothing of the profile is left: container, volume, profile
+// folder, kubeconfig context, a lock file beside the kubeconfig; and that the user's
+// other context is still there and no lock holds the profile.
+func expectDeleted(ctx context.Context, t *testing.T, env *Env) {
+	t.Helper()
+	if out, _ := Docker(ctx, "ps", "-aq", "--filter", "name=^/"+env.Profile+"$"); out != "" {
+		t.Error("the node container is left")
+	}
+	if _, err := Docker(ctx, "volume", "inspect", env.Profile+"-var"); err == nil {
+		t.Error("the node's volume is left")
+	}
+	if _, err := os.Stat(filepath.Join(e2eHome(), "profiles", env.Profile)); !os.IsNotExist(err) {
+		t.Errorf("the profile folder is left (%v)", err)
+	}
+	kc, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := kc.Contexts[env.Profile]; ok {
+		t.Error("the kubeconfig context is left")
+	}
+	if _, ok := kc.Contexts["other"]; !ok {
+		t.Error("the user's other kubeconfig context is gone")
+	}
+	if locks, _ := filepath.Glob(filepath.Join(filepath.Dir(env.Kubeconfig), "*lock*")); len(locks) > 0 {
+		t.Errorf("lock files beside the kubeconfig: %v", locks)
+	}
+	if r := env.Devk(ctx, "status"); r.Code != 3 || r.Duration > 30*time.Second {
+		t.Errorf("status after delete: exit %d in %s, want 3 at once\n%s", r.Code, r.Duration.Round(time.Second), r.Stderr)
+	}
+}
+
+// diskFill is a file that fills the node's /var, the host's disk.
+type diskFill struct {
+	remove func()
+	held   func() time.Duration
+}
+
+// fillNodeDisk fallocates a file in the node's /var that leaves about leave bytes free
+// on the disk under it. It is removed by remove, by t.Cleanup, and by a watchdog process
+// on the host a minute later should this test process die first.
+func fillNodeDisk(ctx context.Context, t *testing.T, node string, leave int64) diskFill {
+	t.Helper()
+	const name = "/var/devk-e2e-fill"
+	df, err := Docker(ctx, "exec", node, "df", "-P", "-k", "/var")
+	if err != nil {
+		t.Fatalf("df in the node: %v: %s", err, df)
+	}
+	lines := strings.Split(df, "\n")
+	fields := strings.Fields(lines[len(lines)-1])
+	availKB, err := strconv.ParseInt(fields[3], 10, 64)
+	if err != nil {
+		t.Fatalf("df in the node: %q", df)
+	}
+	size := availKB*1024 - leave
+	if size < 1<<30 {
+		t.Skipf("the disk has only %d MiB free already", availKB>>10)
+	}
+	mount, err := Docker(ctx, "volume", "inspect", "-f", "{{.Mountpoint}}", node+"-var")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostFile := filepath.Join(mount, strings.TrimPrefix(name, "/var/"))
+	watchdog := exec.Command("sh", "-c", "sleep 60; rm -f "+hostFile)
+	watchdog.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	_ = watchdog.Start() // root only can reach the volume's folder; the other removals cover the rest
+	var began time.Time
+	var held time.Duration
+	remove := func() {
+		if began.IsZero() {
+			return
+		}
+		if out, err := Docker(context.Background(), "exec", node, "rm", "-f", name); err != nil {
+			t.Logf("rm in the node: %v: %s", err, out)
+			_ = os.Remove(hostFile)
+		}
+		held, began = time.Since(began), time.Time{}
+		if watchdog.Process != nil {
+			_ = watchdog.Process.Kill()
+			_ = watchdog.Wait()
+		}
+	}
+	t.Cleanup(remove)
+	began = time.Now()
+	if out, err := Docker(ctx, "exec", node, "fallocate", "-l", strconv.FormatInt(size, 10), name); err != nil {
+		remove()
+		t.Fatalf("fallocate %d bytes in the node: %v: %s", size, err, out)
+	}
+	return diskFill{remove: remove, held: func() time.Duration { return held }}
 }

@@ -290,23 +290,31 @@ func KubeGoMod(r Recipe, kubernetesGoMod []byte) (string, error) {
 }
 
 func (b *Builder) kubernetesGoMod(ctx context.Context, r Recipe) ([]byte, error) {
+	gomod, _, err := b.kubernetesModule(ctx, r)
+	return gomod, err
+}
+
+// kubernetesModule downloads k8s.io/kubernetes at the recipe's version and returns its
+// go.mod and the folder of its source in the module cache.
+func (b *Builder) kubernetesModule(ctx context.Context, r Recipe) (gomod []byte, dir string, err error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", "k8s.io/kubernetes@"+r.KubernetesVersion)
 	cmd.Env = append(os.Environ(), goEnv...)
 	cmd.Dir = b.CacheDir
 	out, err := cmd.Output()
-	var info struct{ GoMod, Error string }
+	var info struct{ GoMod, Dir, Error string }
 	_ = json.Unmarshal(out, &info)
 	if info.Error != "" {
 		if strings.Contains(info.Error, "unknown revision") || strings.Contains(info.Error, "not found") ||
 			strings.Contains(info.Error, "invalid version") || strings.Contains(info.Error, "version is not available") {
-			return nil, fmt.Errorf("%w: %s is not a Kubernetes release (see https://kubernetes.io/releases)", ErrUnknownVersion, r.KubernetesVersion)
+			return nil, "", fmt.Errorf("%w: %s is not a Kubernetes release (see https://kubernetes.io/releases)", ErrUnknownVersion, r.KubernetesVersion)
 		}
-		return nil, fmt.Errorf("%w: download k8s.io/kubernetes@%s (is the Go module proxy reachable?): %s", ErrBuildFailed, r.KubernetesVersion, info.Error)
+		return nil, "", fmt.Errorf("%w: download k8s.io/kubernetes@%s (is the Go module proxy reachable?): %s", ErrBuildFailed, r.KubernetesVersion, info.Error)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: go mod download k8s.io/kubernetes@%s: %v", ErrBuildFailed, r.KubernetesVersion, err)
+		return nil, "", fmt.Errorf("%w: go mod download k8s.io/kubernetes@%s: %v", ErrBuildFailed, r.KubernetesVersion, err)
 	}
-	return os.ReadFile(info.GoMod)
+	gomod, err = os.ReadFile(info.GoMod)
+	return gomod, info.Dir, err
 }
 
 func (b *Builder) kube(ctx context.Context, r Recipe) (string, error) {

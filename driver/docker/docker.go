@@ -569,18 +569,18 @@ func (d *Driver) removeHostCgroups(ctx context.Context, image, root string) erro
 	// The node's processes die with it, but not at once: retry for a few seconds.
 	const script = `for i in $(seq 20); do for d in /sys/fs/cgroup/*"$1"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; ` +
 		`ls -d /sys/fs/cgroup/*"$1" >/dev/null 2>&1 || exit 0; sleep 0.25; done; exit 1`
+	// The engine removes it when it exits (AutoRemove), even if devk is killed meanwhile.
 	created, err := d.api.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"sh", "-c", script, "sh", root}},
-		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup"}}, NetworkMode: "none"}, nil, nil, "")
+		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup"}}, NetworkMode: "none", AutoRemove: true}, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
 	}
-	defer func() {
-		_ = d.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
-	}()
+	// Waiting for its removal is asked before the start, so the exit cannot be missed.
+	waitC, errC := d.api.ContainerWait(ctx, created.ID, container.WaitConditionRemoved)
 	if err := d.api.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		_ = d.api.ContainerRemove(context.WithoutCancel(ctx), created.ID, container.RemoveOptions{Force: true})
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
 	}
-	waitC, errC := d.api.ContainerWait(ctx, created.ID, container.WaitConditionNotRunning)
 	select {
 	case res := <-waitC:
 		if res.StatusCode != 0 {

@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devk-dev/devk/iso"
+)
+
+// singleNodeExceptions are the conformance tests one node cannot pass: they need a second
+// schedulable node. They are skipped, and the README lists them.
+var singleNodeExceptions = []string{
+	`[sig-apps] Daemon set [Serial] should rollback without unnecessary restarts [Conformance]`,
+	`[sig-architecture] Conformance Tests should have at least two untainted nodes [Conformance]`,
+}
+
+// conformanceSample is the fixed subset `make test` runs: DNS, Services (and a ClusterIP
+// port the Service does not have), webhooks, the aggregator, StatefulSet, kubectl (exec
+// over websockets, logs, proxy, replace with kitten/nautilus), hostPort, and ConfigMap
+// and Secret values in the environment (the stand-in busybox's shell).
+var conformanceSample = []string{
+	`DNS should provide DNS for services `,
+	`Services should serve a basic endpoint from pods `,
+	`Services should serve endpoints on same port and different protocols `,
+	`AdmissionWebhook \[Privileged:ClusterAdmin\] should be able to deny pod and configmap creation `,
+	`Aggregator Should be able to support the 1.17 Sample API Server using the current Aggregator `,
+	`StatefulSet Basic StatefulSet functionality \[StatefulSetBasic\] should perform rolling updates and roll backs of template modifications `,
+	`Kubectl logs logs should be able to retrieve and filter logs `,
+	`Kubectl client Proxy server should support proxy with --port 0 `,
+	`Kubectl client Kubectl replace should update a single-container pod's image `,
+	`Pods should support remote command execution over websockets `,
+	`HostPort validates that there is no conflict between pods with same hostPort but different hostIP and protocol `,
+	`ConfigMap should be consumable via the environment `,
+	`Secrets should be consumable via the environment `,
+}
+
+// TestConformance runs Kubernetes' own conformance suite against a fresh devk cluster:
+// a fixed sample by default (make test), every [Conformance] test with
+// DEVK_CONFORMANCE=full (make conformance), or those matching DEVK_CONFORMANCE_FOCUS.
+// JUnit XML and a summary line go to DEVK_CONFORMANCE_OUT (default _output/conformance).
+func TestConformance(t *testing.T) {
+	requireE2E(t)
+	mode, focus := os.Getenv("DEVK_CONFORMANCE"), os.Getenv("DEVK_CONFORMANCE_FOCUS")
+	if os.Getenv("DEVK_CONFORMANCE_SKIP") == "1" {
+		t.Skip("DEVK_CONFORMANCE_SKIP=1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Hour)
+	defer cancel()
+	version := os.Getenv("DEVK_E2E_VERSION")
+	if version == "" {
+		version = iso.DefaultKubernetesVersion
+	}
+	out := os.Getenv("DEVK_CONFORMANCE_OUT")
+	if out == "" {
+		out = filepath.Join("..", "_output", "conformance")
+	}
+	out, _ = filepath.Abs(out)
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	builder := &iso.Builder{CacheDir: filepath.Join(e2eHome(), "cache"), Report: testReporter{t}}
+	suite, err := builder.Conformance(ctx, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("suite and %d test images ready in %s", len(suite.ImageRefs), time.Since(start).Round(time.Second))
+
+	env := NewEnv(t, devkBin, "e2e-conformance")
+	env.Devk(ctx, "delete")
+	env.MustDevk(ctx, "start", "--kubernetes-version", version)
+	if os.Getenv("DEVK_CONFORMANCE_KEEP") != "1" {
+		t.Cleanup(func() { env.Devk(context.Background(), "delete") })
+	}
+	env.MustDevk(ctx, "image", "load", suite.Images)
+
+	skip := []string{}
+	for _, name := range singleNodeExceptions {
+		skip = append(skip, regexp.QuoteMeta(name))
+	}
+	type run struct {
+		name         string
+		focus, skip  string
+		procs        int
+		serialFollow bool
+	}
+	var runs []run
+	switch {
+	case focus != "":
+		runs = []run{{name: "focus", focus: focus, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
+			{name: "focus-serial", focus: focus, skip: strings.Join(skip, "|"), procs: 1, serialFollow: true}}
+	case mode == "full":
+		runs = []run{{name: "parallel", focus: `\[Conformance\]`, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
+			{name: "serial", focus: `\[Serial\].*\[Conformance\]`, skip: strings.Join(skip, "|"), procs: 1}}
+	default:
+		runs = []run{{name: "sample", focus: strings.Join(conformanceSample, "|"), skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4}}
+	}
+	var total junitCounts
+	var names []string
+	for _, r := range runs {
+		names = append(names, r.name)
+		f := r.focus
+		if r.serialFollow {
+			// The serial part of a focused run: only the serial tests it matches.
+			f = `(\[Serial\]|\[Disruptive\]).*(` + r.focus + `)|(` + r.focus + `).*(\[Serial\]|\[Disruptive\])`
+		}
+		f = `\[Conformance\].*(` + f + `)|(` + f + `).*\[Conformance\]`
+		// e2e.test writes the JUnit report of all processes to --report-dir.
+		report := filepath.Join(out, r.name, "junit_01.xml")
+		args := []string{"--procs=" + fmt.Sprint(r.procs), "--timeout=3h", "--no-color", "--silence-skips",
+			"--focus=" + f, "--skip=" + r.skip,
+			suite.E2ETest, "--",
+			"--kubeconfig=" + env.Kubeconfig, "--context=" + env.Profile, "--provider=skeleton",
+			"--kubectl-path=" + suite.Kubectl, "--report-dir=" + filepath.Join(out, r.name),
+			"--disable-log-dump", "--dump-logs-on-failure=false"}
+		cmd := exec.CommandContext(ctx, suite.Ginkgo, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig)
+		logFile, err := os.Create(filepath.Join(out, r.name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		began := time.Now()
+		runErr := cmd.Run()
+		logFile.Close()
+		c, err := readJUnit(report, regexp.MustCompile(f))
+		if err != nil {
+			t.Fatalf("%s run (%v): no report: %v; see %s", r.name, runErr, err, logFile.Name())
+		}
+		t.Logf("%s run: %s in %s (log %s)", r.name, c, time.Since(began).Round(time.Second), logFile.Name())
+		for _, name := range c.failedNames {
+			t.Errorf("FAILED: %s", name)
+		}
+		total.add(c)
+	}
+	summary := fmt.Sprintf("%s (Kubernetes %s, %s, %s)", total, version, strings.Join(names, "+"), time.Since(start).Round(time.Second))
+	if err := os.WriteFile(filepath.Join(out, "summary.txt"), []byte(summary+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(summary)
+	if total.passed == 0 {
+		t.Fatal("no conformance test ran")
+	}
+}
+
+type junitCounts struct {
+	passed, failed, skipped int
+	failedNames             []string
+}
+
+func (c junitCounts) String() string {
+	return fmt.Sprintf("%d passed, %d failed, %d skipped", c.passed, c.failed, c.skipped)
+}
+
+func (c *junitCounts) add(o junitCounts) {
+	c.passed += o.passed
+	c.failed += o.failed
+	c.skipped += o.skipped
+	c.failedNames = append(c.failedNames, o.failedNames...)
+}
+
+// readJUnit counts the [Conformance] tests of a ginkgo JUnit report by outcome; skipped
+// counts only those the run's focus matched (the report lists every test it left out
+// as skipped too).
+func readJUnit(path string, focus *regexp.Regexp) (junitCounts, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return junitCounts{}, err
+	}
+	var doc struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Status  string    `xml:"status,attr"`
+				Failure *struct{} `xml:"failure"`
+				Error   *struct{} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		return junitCounts{}, fmt.Errorf("parse %s: %w", path, err)
+	}
+	var c junitCounts
+	for _, s := range doc.Suites {
+		for _, tc := range s.Cases {
+			if !strings.Contains(tc.Name, "[Conformance]") {
+				continue
+			}
+			switch {
+			case tc.Failure != nil || tc.Error != nil || tc.Status == "failed" || tc.Status == "panicked" || tc.Status == "timedout":
+				c.failed++
+				c.failedNames = append(c.failedNames, tc.Name)
+			case tc.Status == "passed":
+				c.passed++
+			case tc.Status == "skipped" && focus.MatchString(tc.Name):
+				c.skipped++
+			}
+		}
+	}
+	return c, nil
+}
+
+// testReporter logs a build's phases and their durations to the test.
+type testReporter struct{ t *testing.T }
+
+func (r testReporter) Step(name string) {
+	r.t.Logf("%s ...", name)
+}
+
+func (r testReporter) Done(err error) {
+	if err != nil {
+		r.t.Logf("... failed: %v", err)
+		return
+	}
+	r.t.Logf("... done")
+}

@@ -1,0 +1,357 @@
+package iso
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// conformanceRevision changes whenever the way the suite or its images are built changes.
+const conformanceRevision = "1"
+
+// ConformanceSuite is Kubernetes' own end-to-end suite for one version, built from the Go
+// module proxy, and stand-ins for the test images its conformance tests run, tagged with
+// the names the suite expects (there is no registry to pull them from).
+type ConformanceSuite struct {
+	E2ETest string // the upstream e2e.test binary
+	Ginkgo  string // the ginkgo CLI at the version Kubernetes pins
+	Kubectl string // the kubectl the kubectl tests run
+	// Images is a docker archive with every stand-in; ImageRefs are their references.
+	Images    string
+	ImageRefs []string
+}
+
+// conformanceBinaries are the programs built from the Kubernetes module setup: the
+// package, and the file it is written to.
+var conformanceBinaries = []struct{ pkg, out string }{
+	{"k8s.io/kubernetes/test/e2e", "e2e.test"}, // a test binary: go test -c
+	{"github.com/onsi/ginkgo/v2/ginkgo", "ginkgo"},
+	{"k8s.io/kubernetes/cmd/kubectl", "kubectl"},
+	{"k8s.io/kubernetes/test/images/agnhost", "agnhost"},
+	{"k8s.io/kubernetes/test/images/nonewprivs", "nnp"},
+	{"k8s.io/sample-apiserver", "sample-apiserver"},
+}
+
+// conformanceTools pins every package the suite's module builds, for `go mod tidy`.
+func conformanceTools() string {
+	var sb strings.Builder
+	sb.WriteString("//go:build tools\n\n// Package tools pins the conformance suite's programs for `go mod tidy`.\npackage tools\n\nimport (\n")
+	for _, b := range conformanceBinaries {
+		fmt.Fprintf(&sb, "\t_ %q\n", b.pkg)
+	}
+	sb.WriteString(")\n")
+	return sb.String()
+}
+
+// testImagePackages are the Debian packages every stand-in image shares (one layer): the
+// tools the tests run in their containers (a shell, wget, curl, nc, dig, ip, ping) and
+// the servers the httpd, nginx and etcd images stand for.
+var testImagePackages = []string{"bash", "busybox", "coreutils", "procps", "curl", "wget", "bind9-dnsutils",
+	"netcat-openbsd", "iproute2", "iputils-ping", "ca-certificates", "apache2", "nginx", "etcd-server"}
+
+// testImageHooks shape the shared root filesystem like the upstream images where a test
+// can tell.
+func testImageHooks() []string {
+	return []string{
+		// sh is bash: dash and busybox sh drop environment variables whose names contain
+		// "-", which the ConfigMap and Secret "consumable via the environment" tests read
+		// back with `sh -c env`, as the upstream busybox does not.
+		`ln -sf bash "$1"/usr/bin/sh`,
+		// agnhost's user and group, for the tests that read them back.
+		`chroot "$1" groupadd -g 50000 group-defined-in-image`,
+		`chroot "$1" useradd -M -u 1000 -G group-defined-in-image user-defined-in-image`,
+		// httpd: the upstream image's document root and foreground script.
+		`mkdir -p "$1"/usr/local/apache2/htdocs "$1"/usr/local/apache2/logs && printf '<html><body><h1>It works!</h1></body></html>\n' >"$1"/usr/local/apache2/htdocs/index.html`,
+		`printf '%s\n' 'ServerRoot /etc/apache2' 'Listen 80' 'ServerName localhost' 'User www-data' 'Group www-data' \
+			'LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so' \
+			'LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so' \
+			'LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so' \
+			'LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so' \
+			'TypesConfig /etc/mime.types' 'PidFile /usr/local/apache2/logs/httpd.pid' 'Mutex file:/tmp' \
+			'ErrorLog /dev/stderr' 'DocumentRoot /usr/local/apache2/htdocs' 'DirectoryIndex index.html' \
+			'<Directory /usr/local/apache2/htdocs>' 'Require all granted' '</Directory>' >"$1"/usr/local/apache2/httpd.conf`,
+		`printf '#!/bin/sh\nrm -f /usr/local/apache2/logs/httpd.pid\nexec apache2 -f /usr/local/apache2/httpd.conf -DFOREGROUND "$@"\n' >"$1"/usr/local/bin/httpd-foreground && chmod 755 "$1"/usr/local/bin/httpd-foreground`,
+		// nginx: the upstream image serves /usr/share/nginx/html, and logs to the console.
+		`sed -i 's#root /var/www/html;#root /usr/share/nginx/html;#' "$1"/etc/nginx/sites-available/default`,
+		`ln -sf /dev/stdout "$1"/var/log/nginx/access.log && ln -sf /dev/stderr "$1"/var/log/nginx/error.log`,
+		// etcd: where the upstream image has it.
+		`ln -sf /usr/bin/etcd "$1"/usr/local/bin/etcd`,
+		`rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*`,
+	}
+}
+
+// standIn is how one upstream test image is made: files over the shared root filesystem
+// and the image's configuration.
+type standIn struct {
+	files      func(bins, k8sDir string) []layerFile
+	entrypoint []string
+	cmd        []string
+}
+
+func agnhostFiles(bins, k8sDir string) []layerFile {
+	porter := filepath.Join(k8sDir, "test", "images", "agnhost", "porter")
+	return []layerFile{
+		{Path: "agnhost", Mode: 0o755, Source: filepath.Join(bins, "agnhost")},
+		{Path: "agnhost-2", Linkname: "agnhost"},
+		{Path: "uploads/.keep", Mode: 0o644},
+		{Path: "localhost.crt", Mode: 0o644, Source: filepath.Join(porter, "localhost.crt")},
+		{Path: "localhost.key", Mode: 0o644, Source: filepath.Join(porter, "localhost.key")},
+	}
+}
+
+// webImage is kitten or nautilus: agnhost's test-webserver serving two files.
+func webImage(image string) standIn {
+	return standIn{
+		files: func(bins, k8sDir string) []layerFile {
+			html := filepath.Join(k8sDir, "test", "images", image, "html")
+			return append(agnhostFiles(bins, k8sDir),
+				layerFile{Path: image + ".jpg", Mode: 0o644, Source: filepath.Join(html, image+".jpg")},
+				layerFile{Path: "data.json", Mode: 0o644, Source: filepath.Join(html, "data.json")})
+		},
+		entrypoint: []string{"/agnhost"}, cmd: []string{"test-webserver"},
+	}
+}
+
+// standIns are the upstream test images the conformance tests run, by repository name.
+// Images the suite lists that are not here are used by no conformance test.
+var standIns = map[string]standIn{
+	"agnhost":         {files: agnhostFiles, entrypoint: []string{"/agnhost"}, cmd: []string{"pause"}},
+	"busybox":         {cmd: []string{"sh"}},
+	"httpd":           {cmd: []string{"httpd-foreground"}},
+	"nginx":           {cmd: []string{"nginx", "-g", "daemon off;"}},
+	"jessie-dnsutils": {cmd: []string{"bash"}},
+	"kitten":          webImage("kitten"),
+	"nautilus":        webImage("nautilus"),
+	"nonewprivs": {files: func(bins, _ string) []layerFile {
+		// setuid, as upstream: the test checks that no_new_privs keeps it from raising the uid.
+		return []layerFile{{Path: "usr/local/bin/nnp", Mode: 0o4755, Source: filepath.Join(bins, "nnp")}}
+	}, cmd: []string{"nnp"}},
+	"sample-apiserver": {files: func(bins, _ string) []layerFile {
+		return []layerFile{{Path: "sample-apiserver", Mode: 0o755, Source: filepath.Join(bins, "sample-apiserver")}}
+	}, entrypoint: []string{"/sample-apiserver"}},
+	"etcd": {},
+}
+
+// standInRegistries are where the upstream test images live; an image of the same name
+// elsewhere (a private registry the tests expect to fail to pull from) is left alone.
+var standInRegistries = []string{"registry.k8s.io/e2e-test-images/", "registry.k8s.io/etcd:"}
+
+// StandInRefs picks, from the images the suite lists (`e2e.test --list-images`), those
+// devk makes a stand-in for. The pause image is the node's own and is left out.
+func StandInRefs(listed []string) []string {
+	var refs []string
+	for _, ref := range listed {
+		upstream := false
+		for _, prefix := range standInRegistries {
+			upstream = upstream || strings.HasPrefix(ref, prefix)
+		}
+		if _, ok := standIns[repositoryName(ref)]; ok && upstream {
+			refs = append(refs, ref)
+		}
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+// repositoryName is the last path element of an image reference, without tag or digest.
+func repositoryName(ref string) string {
+	ref = strings.SplitN(ref, "@", 2)[0]
+	base := path.Base(ref)
+	return strings.SplitN(base, ":", 2)[0]
+}
+
+// ConformanceKey identifies the suite's binaries for a version.
+func (r Recipe) ConformanceKey() string {
+	return hashOf("conformance", conformanceRevision, r.KubernetesVersion, conformanceTools())
+}
+
+func testImagesRootfsKey() string {
+	return hashOf("testimages-rootfs", conformanceRevision, Suite, strings.Join(testImagePackages, ","), strings.Join(testImageHooks(), "\n"))
+}
+
+// Conformance builds (or finds in the cache) the conformance suite for a Kubernetes version.
+func (b *Builder) Conformance(ctx context.Context, kubernetesVersion string) (ConformanceSuite, error) {
+	r, err := NewRecipe(kubernetesVersion)
+	if err != nil {
+		return ConformanceSuite{}, err
+	}
+	if err := os.MkdirAll(b.CacheDir, 0o755); err != nil {
+		return ConformanceSuite{}, fmt.Errorf("%w: create cache dir: %v", ErrBuildFailed, err)
+	}
+	if b.Log == nil {
+		logPath := filepath.Join(b.CacheDir, "conformance-build.log")
+		f, err := os.Create(logPath)
+		if err != nil {
+			return ConformanceSuite{}, fmt.Errorf("%w: %v", ErrBuildFailed, err)
+		}
+		defer f.Close()
+		b.Log, b.logPath = f, logPath
+		defer func() { b.Log, b.logPath = nil, "" }()
+	}
+	var suite ConformanceSuite
+	var bins, k8sDir, rootfs string
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"Building Kubernetes' conformance suite " + r.KubernetesVersion + " (e2e.test, ginkgo, kubectl, test programs)", func() (err error) {
+			bins, k8sDir, err = b.conformanceBinaries(ctx, r)
+			return
+		}},
+		{"Building the test images' Debian " + Suite + " root filesystem", func() (err error) {
+			path := filepath.Join(b.CacheDir, "rootfs-testimages-"+Suite+"-"+testImagesRootfsKey()[:16]+".tar")
+			rootfs, err = cached(path, func(tmp string) error { return b.mmdebstrap(ctx, tmp, testImagePackages, testImageHooks()) })
+			return
+		}},
+		{"Assembling the test images", func() error {
+			listed, err := listImages(ctx, filepath.Join(bins, "e2e.test"))
+			if err != nil {
+				return err
+			}
+			suite.ImageRefs = StandInRefs(listed)
+			archive := filepath.Join(bins, "images-"+hashOf(append([]string{testImagesRootfsKey()}, suite.ImageRefs...)...)[:16]+".tar")
+			suite.Images, err = cached(archive, func(tmp string) error { return writeStandIns(tmp, rootfs, bins, k8sDir, suite.ImageRefs) })
+			return err
+		}},
+	}
+	for _, s := range steps {
+		if b.Report != nil {
+			b.Report.Step(s.name)
+		}
+		err := s.run()
+		if b.Report != nil {
+			b.Report.Done(err)
+		}
+		if err != nil {
+			return ConformanceSuite{}, err
+		}
+	}
+	suite.E2ETest, suite.Ginkgo, suite.Kubectl = filepath.Join(bins, "e2e.test"), filepath.Join(bins, "ginkgo"), filepath.Join(bins, "kubectl")
+	return suite, nil
+}
+
+// conformanceBinaries builds the suite's programs into a cached folder and returns it with
+// the Kubernetes module's source folder (the test images' files come from it).
+func (b *Builder) conformanceBinaries(ctx context.Context, r Recipe) (bins, k8sDir string, err error) {
+	k8sMod, k8sDir, err := b.kubernetesModule(ctx, r)
+	if err != nil {
+		return "", "", err
+	}
+	path := filepath.Join(b.CacheDir, "conformance-"+r.KubernetesVersion+"-"+r.ConformanceKey()[:16])
+	bins, err = cached(path, func(tmp string) error {
+		gomod, err := KubeGoMod(r, k8sMod)
+		if err != nil {
+			return err
+		}
+		// The same module setup as the node's Kubernetes build, so they share the Go
+		// build cache.
+		src := filepath.Join(b.CacheDir, "src-conformance-"+r.KubernetesVersion)
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte(gomod), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(src, "tools.go"), []byte(conformanceTools()), 0o644); err != nil {
+			return err
+		}
+		if err := b.run(ctx, src, goEnv, "go", "mod", "tidy"); err != nil {
+			return fmt.Errorf("%w: fetching Go modules (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, err)
+		}
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return err
+		}
+		ldflags := r.ldflags()
+		for _, bin := range conformanceBinaries {
+			out := filepath.Join(tmp, bin.out)
+			args := []string{"build", "-trimpath", "-ldflags", ldflags, "-o", out, bin.pkg}
+			if strings.HasSuffix(bin.out, ".test") {
+				args = append([]string{"test", "-c"}, args[1:]...)
+			}
+			if err := b.run(ctx, src, goEnv, "go", args...); err != nil {
+				return fmt.Errorf("%w: %v", ErrBuildFailed, err)
+			}
+		}
+		return nil
+	})
+	return bins, k8sDir, err
+}
+
+// listImages asks the suite which images its tests run.
+func listImages(ctx context.Context, e2eTest string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, e2eTest, "--list-images").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s --list-images: %v", ErrBuildFailed, e2eTest, err)
+	}
+	var refs []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if ref := strings.TrimSpace(sc.Text()); ref != "" {
+			refs = append(refs, ref)
+		}
+	}
+	return refs, nil
+}
+
+// writeStandIns writes one docker archive with a stand-in for every ref; they share the
+// root filesystem layer, which the archive holds once.
+func writeStandIns(archive, rootfs, bins, k8sDir string, refs []string) error {
+	dir, err := os.MkdirTemp(filepath.Dir(archive), "testimages-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	base, err := tarball.LayerFromFile(rootfs, tarball.WithCompressionLevel(gzip.BestSpeed), tarball.WithCompressedCaching)
+	if err != nil {
+		return err
+	}
+	images := map[name.Reference]v1.Image{}
+	for _, ref := range refs {
+		s := standIns[repositoryName(ref)]
+		layers := []v1.Layer{base}
+		if s.files != nil {
+			l, err := fileLayer(dir, repositoryName(ref), s.files(bins, k8sDir))
+			if err != nil {
+				return err
+			}
+			layers = append(layers, l)
+		}
+		img, err := mutate.AppendLayers(empty.Image, layers...)
+		if err != nil {
+			return err
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return err
+		}
+		cfg = cfg.DeepCopy()
+		cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
+		cfg.Config.Entrypoint, cfg.Config.Cmd = s.entrypoint, s.cmd
+		cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		cfg.Config.Labels = map[string]string{"dev.devk.stand-in": "true"}
+		if img, err = mutate.ConfigFile(img, cfg); err != nil {
+			return err
+		}
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return err
+		}
+		images[tag] = img
+	}
+	return tarball.MultiRefWriteToFile(archive, images)
+}
