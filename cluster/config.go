@@ -60,6 +60,20 @@ type NodeParams struct {
 	// LBRange is the LoadBalancer addresses the node answers for ("" gives Services the
 	// node's address).
 	LBRange string
+	// ProxyMode is kube-proxy's mode (see ProxyModeFor).
+	ProxyMode string
+}
+
+// ProxyModeFor is kube-proxy's mode for a Kubernetes version: nftables where it is on by
+// default (v1.31 and later), iptables before. nftables rejects a packet to a ClusterIP
+// port no Service has, as the conformance suite expects; in iptables mode such a packet
+// leaves the node and whatever answers outside (a proxy on the network) answers it.
+func ProxyModeFor(kubernetesVersion string) string {
+	var minor int
+	if _, err := fmt.Sscanf(kubernetesVersion, "v1.%d.", &minor); err == nil && minor < 31 {
+		return "iptables"
+	}
+	return "nftables"
 }
 
 // NewNodeParams fills in the fixed layout for a node.
@@ -68,6 +82,7 @@ func NewNodeParams(nodeName, nodeIP string) NodeParams {
 		NodeName: nodeName, NodeIP: nodeIP, APIServerPort: APIServerPort, DockerPort: DockerPort,
 		PKIDir: PKIDir, ServiceCIDR: ServiceCIDR, PodCIDR: PodCIDR, NodePodCIDR: NodePodCIDR,
 		DNSIP: DNSIP, CgroupRoot: "/devk-" + nodeName, CoreDNSImage: iso.CoreDNSImage,
+		ProxyMode: ProxyModeFor(iso.DefaultKubernetesVersion),
 	}
 }
 

@@ -46,7 +46,7 @@ func TestNewNodeParams(t *testing.T) {
 	want := NodeParams{
 		NodeName: "devk", NodeIP: testNodeIP, APIServerPort: 8443, DockerPort: 2376, PKIDir: "/etc/kubernetes/pki",
 		ServiceCIDR: "10.96.0.0/12", PodCIDR: "10.244.0.0/16", NodePodCIDR: "10.244.0.0/24", DNSIP: "10.96.0.10",
-		CgroupRoot: "/devk-devk", CoreDNSImage: iso.CoreDNSImage,
+		CgroupRoot: "/devk-devk", CoreDNSImage: iso.CoreDNSImage, ProxyMode: "nftables",
 	}
 	if p != want {
 		t.Errorf("NewNodeParams = %+v\nwant %+v", p, want)
@@ -307,4 +307,18 @@ func TestNodeFiles(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestProxyModeFor(t *testing.T) {
+	for _, tc := range []struct{ version, want string }{
+		{"v1.30.14", "iptables"},
+		{"v1.31.0", "nftables"},
+		{"v1.34.4", "nftables"},
+		{"v1.35.4", "nftables"},
+		{"", "nftables"},
+	} {
+		if got := ProxyModeFor(tc.version); got != tc.want {
+			t.Errorf("ProxyModeFor(%q) = %q, want %q", tc.version, got, tc.want)
+		}
+	}
 }

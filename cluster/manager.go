@@ -455,6 +455,7 @@ func (m *Manager) nodeConfig(prof *Profile, nodeIP string) (*PKI, []NodeFile, er
 	}
 	params := NewNodeParams(prof.Name, nodeIP)
 	params.LBRange = m.lbRange(prof, nodeIP)
+	params.ProxyMode = ProxyModeFor(prof.KubernetesVersion)
 	files, err := NodeFiles(params, pki)
 	return pki, files, err
 }
