@@ -19,6 +19,9 @@ import (
 
 	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/iso"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
 )
 
 func TestStatusExitCode(t *testing.T) {
@@ -662,4 +665,37 @@ func TestCorruptProfile(t *testing.T) {
 			t.Errorf("profile folder kept: %v", err)
 		}
 	})
+}
+
+func TestMarkControlPlane(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{"unlabelled node", map[string]string{"kubernetes.io/hostname": "devk"}},
+		{"already labelled", map[string]string{ControlPlaneRole: ""}},
+		{"no labels at all", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := k8sfake.NewSimpleClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "devk", Labels: tc.labels}})
+			if err := markControlPlane(context.Background(), client, "devk"); err != nil {
+				t.Fatal(err)
+			}
+			n, err := client.CoreV1().Nodes().Get(context.Background(), "devk", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, ok := n.Labels[ControlPlaneRole]; !ok || v != "" {
+				t.Errorf("labels = %v, want %s=\"\"", n.Labels, ControlPlaneRole)
+			}
+			for k, v := range tc.labels {
+				if n.Labels[k] != v {
+					t.Errorf("label %s changed to %q", k, n.Labels[k])
+				}
+			}
+		})
+	}
+	if err := markControlPlane(context.Background(), k8sfake.NewSimpleClientset(), "devk"); err == nil {
+		t.Error("a missing node was labelled without error")
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -426,8 +427,32 @@ func (m *Manager) applyAddons(ctx context.Context, s *startState) error {
 // waitReady waits for node Ready (posted after readySince).
 func (m *Manager) waitReady(ctx context.Context, s *startState) error {
 	return m.step("Waiting for the node to be Ready", func() error {
-		return waitNodeReady(ctx, s.client, s.prof.Name, s.readySince, readyTimeout)
+		if err := waitNodeReady(ctx, s.client, s.prof.Name, s.readySince, readyTimeout); err != nil {
+			return err
+		}
+		return markControlPlane(ctx, s.client, s.prof.Name)
 	})
+}
+
+// ControlPlaneRole is the label that shows the node as the control plane (ROLES in
+// `kubectl get nodes`), as kubeadm, kind and minikube label theirs. The kubelet may not
+// set it itself. The node keeps no taint: it runs the workloads too.
+const ControlPlaneRole = "node-role.kubernetes.io/control-plane"
+
+// markControlPlane labels the node as the control plane, if it is not yet.
+func markControlPlane(ctx context.Context, client kubernetes.Interface, name string) error {
+	n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read node %s: %w", name, err)
+	}
+	if _, ok := n.Labels[ControlPlaneRole]; ok {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:""}}}`, ControlPlaneRole)
+	if _, err := client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("label node %s as the control plane: %w", name, err)
+	}
+	return nil
 }
 
 // restorePKI restores the profile's certificates from the node (see restorePKI).

@@ -48,22 +48,44 @@ type LogOptions struct {
 
 // Logs streams component logs from the node's journal.
 func (m *Manager) Logs(ctx context.Context, profile string, o LogOptions, out io.Writer) error {
+	units, err := logUnits(o.Components)
+	if err != nil {
+		return err
+	}
 	node, _, err := m.RunningNode(ctx, profile)
 	if err != nil {
 		return err
 	}
-	argv := []string{"journalctl", "--no-pager", "--output=short-iso", "-n", fmt.Sprint(o.Lines)}
 	if o.Follow {
-		argv = append(argv, "-f")
+		// A stream cannot be grouped: one journal, the components' lines interleaved.
+		return journal(ctx, node, o, units, out)
 	}
-	if o.Problems {
-		argv = append(argv, "--priority=warning", "--grep=(?i)(error|fail|fatal|panic)")
+	// The last lines of each component under a header, as `minikube logs` shows them:
+	// interleaved, a fresh cluster's last lines would all be the controller-manager's.
+	for i, u := range units {
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		fmt.Fprintf(out, "==> %s <==\n", u.component)
+		if err := journal(ctx, node, o, []logUnit{u}, out); err != nil {
+			return err
+		}
 	}
-	comps := o.Components
-	if len(comps) == 0 {
-		comps = []string{"etcd", "apiserver", "controller-manager", "scheduler", "kubelet", "proxy", "containerd", "docker", "preload"}
+	return nil
+}
+
+type logUnit struct{ component, unit string }
+
+// defaultLogComponents are the components `devk logs` shows, in start order.
+var defaultLogComponents = []string{"etcd", "apiserver", "controller-manager", "scheduler", "kubelet", "proxy", "containerd", "docker", "preload"}
+
+// logUnits maps component names to their systemd units, refusing unknown names.
+func logUnits(components []string) ([]logUnit, error) {
+	if len(components) == 0 {
+		components = defaultLogComponents
 	}
-	for _, c := range comps {
+	var units []logUnit
+	for _, c := range components {
 		unit, ok := LogComponents[c]
 		if !ok {
 			names := make([]string, 0, len(LogComponents))
@@ -71,11 +93,26 @@ func (m *Manager) Logs(ctx context.Context, profile string, o LogOptions, out io
 				names = append(names, n)
 			}
 			slices.Sort(names)
-			return fmt.Errorf("%w: unknown component %q: use one of %s", ErrInvalid, c, strings.Join(names, ", "))
+			return nil, fmt.Errorf("%w: unknown component %q: use one of %s", ErrInvalid, c, strings.Join(names, ", "))
 		}
-		argv = append(argv, "-u", unit)
+		units = append(units, logUnit{c, unit})
 	}
-	err = node.Exec(ctx, argv, driver.ExecOptions{Stdout: out, Stderr: out})
+	return units, nil
+}
+
+// journal prints the units' journal lines.
+func journal(ctx context.Context, node driver.Node, o LogOptions, units []logUnit, out io.Writer) error {
+	argv := []string{"journalctl", "--no-pager", "--output=short-iso", "-n", fmt.Sprint(o.Lines)}
+	if o.Follow {
+		argv = append(argv, "-f")
+	}
+	if o.Problems {
+		argv = append(argv, "--priority=warning", "--grep=(?i)(error|fail|fatal|panic)")
+	}
+	for _, u := range units {
+		argv = append(argv, "-u", u.unit)
+	}
+	err := node.Exec(ctx, argv, driver.ExecOptions{Stdout: out, Stderr: out})
 	if exit, ok := err.(*driver.ExitError); ok && o.Problems && exit.Code == 1 {
 		return nil // journalctl --grep exits 1 when nothing matched: no problems
 	}

@@ -115,10 +115,11 @@ cannot use your credentials through it. Scripts may send "Authorization: Bearer 
 // endProgress draws the final state of the progress view and gives the terminal back,
 // for a command that prints and keeps running after its steps.
 func (a *app) endProgress() {
-	for _, closeFn := range a.closers {
+	closers := a.closers
+	a.closers, a.live = nil, nil
+	for _, closeFn := range closers {
 		closeFn()
 	}
-	a.closers = nil
 }
 
 // profileRESTConfig is the user's kubeconfig (every $KUBECONFIG file, or ~/.kube/config)

@@ -63,7 +63,7 @@ func (a *app) imageCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bar := newProgressBar(a.stderr, "Loading "+args[0])
+			bar := newProgressBar(a.stderr, isTerminal(a.terminal), "Loading "+args[0])
 			msg, err := m.ImageLoad(c.Context(), a.profile, args[0], bar.update)
 			bar.finish(err)
 			if err != nil {
@@ -120,8 +120,8 @@ type progressBar struct {
 	done  int64
 }
 
-func newProgressBar(out io.Writer, label string) *progressBar {
-	return &progressBar{out: out, label: label, tty: isTerminal(out), start: time.Now()}
+func newProgressBar(out io.Writer, tty bool, label string) *progressBar {
+	return &progressBar{out: out, label: label, tty: tty, start: time.Now()}
 }
 
 func (p *progressBar) update(done, total int64) {

@@ -146,7 +146,7 @@ func (a *app) logsCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringSliceVar(&o.Components, "component", nil, "components to show (kubelet, apiserver, controller-manager, scheduler, proxy, etcd, containerd, docker)")
-	c.Flags().IntVarP(&o.Lines, "length", "n", 60, "number of lines to show")
+	c.Flags().IntVarP(&o.Lines, "length", "n", 60, "number of lines to show per component")
 	c.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep streaming new lines")
 	c.Flags().BoolVar(&o.Problems, "problems", false, "only lines that look like problems")
 	c.Flags().StringVar(&file, "file", "", "write the logs to this file")

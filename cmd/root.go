@@ -23,21 +23,49 @@ import (
 
 // app carries what every command shares: the streams and the global flags.
 type app struct {
-	ctx     context.Context
-	stdout  io.Writer
-	stderr  io.Writer
-	profile string
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+	// terminal is stderr itself, where the live progress view draws.
+	terminal io.Writer
+	profile  string
 	// driverName is --driver of `devk start`; other commands use the profile's driver.
 	driverName string
 	// accel is --accel of `devk start` (the qemu driver's accelerator).
 	accel string
 	// closers run when the command ends, before anything else is printed.
 	closers []func()
+	// live is the terminal progress view while it runs (nil otherwise).
+	live *teaReporter
+}
+
+// endingWriter ends the live progress view before the first thing a command prints on
+// stdout or stderr, so the view's last redraw cannot overwrite it (both are usually the
+// same terminal).
+type endingWriter struct {
+	a *app
+	w io.Writer
+}
+
+func (e endingWriter) Write(p []byte) (int, error) {
+	e.a.endProgress()
+	return e.w.Write(p)
+}
+
+// warn prints a warning line, above the live progress view when there is one.
+func (a *app) warn(msg string) {
+	line := "devk: warning: " + msg
+	if a.live != nil {
+		a.live.Println(line)
+		return
+	}
+	fmt.Fprintln(a.stderr, line)
 }
 
 // Execute runs devk with args and returns the exit code and the error to print.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	a := &app{ctx: ctx, stdout: stdout, stderr: stderr}
+	a := &app{ctx: ctx, terminal: stderr}
+	a.stdout, a.stderr = endingWriter{a: a, w: stdout}, endingWriter{a: a, w: stderr}
 	root := &cobra.Command{
 		Use:           "devk",
 		Short:         "devk runs a single-node Kubernetes cluster on this machine",
@@ -56,9 +84,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		a.ipCmd(), a.sshCmd(), a.cpCmd(), a.logsCmd(), a.updateContextCmd(), a.profileCmd(), a.versionCmd(), a.kubectlCmd(), a.imageCmd(), a.configCmd(), a.mountCmd(), a.addonsCmd(), a.dashboardCmd())
 	root.AddCommand(a.pauseCmds()...)
 	err := root.ExecuteContext(ctx)
-	for _, closeFn := range a.closers {
-		closeFn()
-	}
+	a.endProgress()
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: interrupted; run the command again to resume: %v", context.Canceled, err)
 	}
@@ -92,9 +118,10 @@ func (a *app) reporter(output string) cluster.Reporter {
 	switch {
 	case output == "json":
 		return newJSONReporter(a.stdout)
-	case isTerminal(a.stderr) && os.Getenv("TERM") != "dumb":
-		r := newTeaReporter(a.stderr)
+	case isTerminal(a.terminal) && os.Getenv("TERM") != "dumb":
+		r := newTeaReporter(a.terminal)
 		a.closers = append(a.closers, r.Close)
+		a.live = r
 		return r
 	default:
 		return newLineReporter(a.stderr)
@@ -149,7 +176,7 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 func (a *app) newDriver(name string, home cluster.Home) (driver.Driver, error) {
 	if name == "qemu" {
 		return &qemu.Driver{Dir: filepath.Join(home.Dir, "machines"), Accel: a.accel, StateDir: filepath.Join(home.CacheDir(), "qemu"),
-			Warn: func(msg string) { fmt.Fprintln(a.stderr, "devk: warning: "+msg) }}, nil
+			Warn: a.warn}, nil
 	}
 	homeID, err := home.ID()
 	if err != nil {

@@ -4,15 +4,20 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// teaReporter shows steps with spinners and live elapsed times on a terminal.
+// teaReporter shows steps with spinners and live elapsed times on a terminal. Only the
+// running top-level step (with its sub-steps) is live; once it ends it is printed above
+// the view for good, so the scrollback holds every step once, finished, and the view
+// never grows taller than the screen (bubbletea cannot redraw lines scrolled away).
 type teaReporter struct {
 	program *tea.Program
 	exited  chan struct{}
+	once    sync.Once
 }
 
 type (
@@ -64,6 +69,11 @@ func (m stepsModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.steps[i].finished, m.steps[i].end, m.steps[i].err = true, msg.at, msg.err
 		}
 		m.now = msg.at
+		if len(m.open) == 0 && len(m.steps) > 0 {
+			done := strings.TrimSuffix(m.render(), "\n")
+			m.steps = nil
+			return m, tea.Println(done)
+		}
 	case tickMsg:
 		m.frame++
 		m.now = time.Time(msg)
@@ -74,7 +84,11 @@ func (m stepsModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m stepsModel) View() string {
+func (m stepsModel) View() string { return m.render() }
+
+// render draws the steps: a spinner and the time so far on running ones, ✓ or ✗ and the
+// time taken on finished ones.
+func (m stepsModel) render() string {
 	var b strings.Builder
 	for _, s := range m.steps {
 		mark := spinnerFrames[m.frame%len(spinnerFrames)]
@@ -105,8 +119,14 @@ func newTeaReporter(out io.Writer) *teaReporter {
 func (r *teaReporter) Step(name string) { r.program.Send(stepMsg{name, time.Now()}) }
 func (r *teaReporter) Done(err error)   { r.program.Send(doneMsg{err, time.Now()}) }
 
-// Close draws the final state and gives the terminal back.
+// Println prints a line above the live view (a warning), which a direct write to the
+// terminal would leave the view unable to redraw over.
+func (r *teaReporter) Println(line string) { r.program.Println(line) }
+
+// Close draws the final state and gives the terminal back; it may be called again.
 func (r *teaReporter) Close() {
-	r.program.Send(quitMsg{})
-	<-r.exited
+	r.once.Do(func() {
+		r.program.Send(quitMsg{})
+		<-r.exited
+	})
 }

@@ -102,8 +102,8 @@ func TestConformance(t *testing.T) {
 		runs = []run{{name: "focus", focus: focus, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
 			{name: "focus-serial", focus: focus, skip: strings.Join(skip, "|"), procs: 1, serialFollow: true}}
 	case mode == "full":
-		runs = []run{{name: "parallel", focus: `\[Conformance\]`, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
-			{name: "serial", focus: `\[Serial\].*\[Conformance\]`, skip: strings.Join(skip, "|"), procs: 1}}
+		runs = []run{{name: "parallel", focus: `.`, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
+			{name: "serial", focus: `.`, skip: strings.Join(skip, "|"), procs: 1, serialFollow: true}}
 	default:
 		runs = []run{{name: "sample", focus: strings.Join(conformanceSample, "|"), skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4}}
 	}

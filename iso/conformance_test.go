@@ -45,10 +45,10 @@ func TestStandInRefs(t *testing.T) {
 
 func TestRepositoryName(t *testing.T) {
 	for ref, want := range map[string]string{
-		"registry.k8s.io/e2e-test-images/agnhost:2.56":       "agnhost",
-		"registry.k8s.io/etcd:3.6.4-0":                       "etcd",
-		"registry.k8s.io/e2e-test-images/volume/nfs:1.4":     "nfs",
-		"busybox":                                            "busybox",
+		"registry.k8s.io/e2e-test-images/agnhost:2.56":   "agnhost",
+		"registry.k8s.io/etcd:3.6.4-0":                   "etcd",
+		"registry.k8s.io/e2e-test-images/volume/nfs:1.4": "nfs",
+		"busybox": "busybox",
 		"registry.k8s.io/e2e-test-images/busybox@sha256:abc": "busybox",
 	} {
 		if got := repositoryName(ref); got != want {
