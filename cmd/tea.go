@@ -29,8 +29,9 @@ type (
 		err error
 		at  time.Time
 	}
-	tickMsg time.Time
-	quitMsg struct{}
+	progressMsg string
+	tickMsg     time.Time
+	quitMsg     struct{}
 )
 
 type stepView struct {
@@ -39,6 +40,7 @@ type stepView struct {
 	start, end time.Time
 	err        error
 	finished   bool
+	detail     string // how far a running step has come, such as "120/1900 packages compiled"
 }
 
 type stepsModel struct {
@@ -74,6 +76,10 @@ func (m stepsModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.steps = nil
 			return m, tea.Println(done)
 		}
+	case progressMsg:
+		if n := len(m.open); n > 0 {
+			m.steps[m.open[n-1]].detail = string(msg)
+		}
 	case tickMsg:
 		m.frame++
 		m.now = time.Time(msg)
@@ -99,7 +105,11 @@ func (m stepsModel) render() string {
 		case s.finished:
 			mark, end = "✓", s.end
 		}
-		fmt.Fprintf(&b, "%s%s %s (%.1fs)\n", strings.Repeat("  ", s.depth), mark, s.name, end.Sub(s.start).Seconds())
+		detail := ""
+		if !s.finished && s.detail != "" {
+			detail = " " + s.detail
+		}
+		fmt.Fprintf(&b, "%s%s %s (%.1fs)%s\n", strings.Repeat("  ", s.depth), mark, s.name, end.Sub(s.start).Seconds(), detail)
 	}
 	return b.String()
 }
@@ -118,6 +128,9 @@ func newTeaReporter(out io.Writer) *teaReporter {
 
 func (r *teaReporter) Step(name string) { r.program.Send(stepMsg{name, time.Now()}) }
 func (r *teaReporter) Done(err error)   { r.program.Send(doneMsg{err, time.Now()}) }
+
+// Progress shows how far the running step has come (iso.Progresser).
+func (r *teaReporter) Progress(detail string) { r.program.Send(progressMsg(detail)) }
 
 // Println prints a line above the live view (a warning), which a direct write to the
 // terminal would leave the view unable to redraw over.

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/modfile"
 )
@@ -117,19 +118,17 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 		defer func() { b.Log, b.logPath = nil, "" }()
 	}
 	var rootfs, kube, coredns, pause string
-	type step struct {
-		name string
-		run  func() error
-	}
-	steps := []step{
-		{"Building Kubernetes " + r.KubernetesVersion + " from source", func() (err error) { kube, err = b.kube(ctx, r); return }},
-		{"Building CoreDNS " + CoreDNSVersion, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
-		{"Building the pause image", func() (err error) { pause, err = b.pause(ctx); return }},
-		{"Building the Debian " + Suite + " root filesystem", func() (err error) { rootfs, err = b.rootfs(ctx); return }},
+	// Each step names the artifact it produces (a cache hit when it exists) and how
+	// long building it took on our 2-core machines, said once when it has to be built.
+	steps := []buildStep{
+		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { kube, err = b.kube(ctx, r); return }},
+		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
+		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { pause, err = b.pause(ctx); return }},
+		{"Building the Debian " + Suite + " root filesystem", "rootfs", b.rootfsPath(), 40 * time.Second, func() (err error) { rootfs, err = b.rootfs(ctx); return }},
 	}
 	var images []string // archives of the default-on addons' images, preloaded in the node
 	for _, p := range r.Programs.Preload {
-		steps = append(steps, step{"Building " + p.Name + " " + p.Version + " from source", func() error {
+		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, func() error {
 			archive, err := b.goImage(ctx, p)
 			images = append(images, archive)
 			return err
@@ -137,19 +136,44 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 	}
 	var onDemand []string // archives the node imports when their addon is enabled
 	for _, p := range r.Programs.OnDemand {
-		steps = append(steps, step{"Building " + p.Name + " " + p.Version + " from source", func() error {
+		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, func() error {
 			archive, err := b.goImage(ctx, p)
 			onDemand = append(onDemand, archive)
 			return err
 		}})
 	}
-	steps = append(steps, step{"Assembling and loading the node image", func() error {
+	steps = append(steps, buildStep{"Assembling and loading the node image", "assemble", "", 0, func() error {
 		return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause, images: images, onDemand: onDemand})
 	}})
+	return b.runSteps(steps)
+}
+
+// buildStep is one phase of a build.
+type buildStep struct {
+	name string
+	// key names the step in the record of measured build times.
+	key string
+	// artifact is the cached file the step produces ("" for a step that always runs).
+	artifact string
+	// estimate is how long building the artifact takes on a 2-core machine of ours.
+	estimate time.Duration
+	run      func() error
+}
+
+// runSteps runs the steps in order, reporting each. A step that has to build says how
+// long that took here last time (or its estimate), and the time it takes is recorded.
+func (b *Builder) runSteps(steps []buildStep) error {
+	times := loadBuildTimes(b.CacheDir)
 	for _, s := range steps {
-		if b.Report != nil {
-			b.Report.Step(s.name)
+		name := s.name
+		building := s.artifact != "" && !exists(s.artifact)
+		if building {
+			name += " (" + times.expect(s.key, s.estimate) + ")"
 		}
+		if b.Report != nil {
+			b.Report.Step(name)
+		}
+		began := time.Now()
 		err := s.run()
 		if b.Report != nil {
 			b.Report.Done(err)
@@ -157,8 +181,16 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 		if err != nil {
 			return err
 		}
+		if building {
+			times.record(b.CacheDir, s.key, time.Since(began))
+		}
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func (b *Builder) checkTools() error {
@@ -200,11 +232,16 @@ func cached(path string, produce func(tmp string) error) (string, error) {
 }
 
 func (b *Builder) run(ctx context.Context, dir string, env []string, name string, args ...string) error {
+	return b.runTo(ctx, dir, env, io.Discard, name, args...)
+}
+
+// runTo runs a tool, its output going to the log and to also.
+func (b *Builder) runTo(ctx context.Context, dir string, env []string, also io.Writer, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var tail tailBuffer
-	out := io.MultiWriter(b.log(), &tail)
+	out := io.MultiWriter(b.log(), &tail, also)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		msg := fmt.Sprintf("%s %s: %v", name, args[0], err)
@@ -260,7 +297,8 @@ func (b *Builder) goBuild(ctx context.Context, dir, gomod, mainSrc, out, ldflags
 	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
 		return fmt.Errorf("%w: fetching Go modules (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, err)
 	}
-	if err := b.run(ctx, dir, goEnv, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", out, "."); err != nil {
+	counter := &packageCounter{total: countPackages(ctx, dir, goEnv, "."), report: b.progress}
+	if err := b.runTo(ctx, dir, goEnv, counter, "go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out, "."); err != nil {
 		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}
 	return nil
@@ -317,9 +355,12 @@ func (b *Builder) kubernetesModule(ctx context.Context, r Recipe) (gomod []byte,
 	return gomod, info.Dir, err
 }
 
+func (b *Builder) kubePath(r Recipe) string {
+	return filepath.Join(b.CacheDir, "devk-kube-"+r.KubernetesVersion+"-"+r.KubeKey()[:16])
+}
+
 func (b *Builder) kube(ctx context.Context, r Recipe) (string, error) {
-	path := filepath.Join(b.CacheDir, "devk-kube-"+r.KubernetesVersion+"-"+r.KubeKey()[:16])
-	return cached(path, func(tmp string) error {
+	return cached(b.kubePath(r), func(tmp string) error {
 		k8sMod, err := b.kubernetesGoMod(ctx, r)
 		if err != nil {
 			return err
@@ -379,17 +420,21 @@ func (r Recipe) ldflags() string {
 	}, " ")
 }
 
+func (b *Builder) coreDNSPath() string {
+	return filepath.Join(b.CacheDir, "coredns-"+CoreDNSVersion+"-"+coreDNSKey()[:16])
+}
+
 func (b *Builder) coreDNS(ctx context.Context) (string, error) {
-	path := filepath.Join(b.CacheDir, "coredns-"+CoreDNSVersion+"-"+coreDNSKey()[:16])
-	return cached(path, func(tmp string) error {
+	return cached(b.coreDNSPath(), func(tmp string) error {
 		gomod := "module devk/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns " + CoreDNSVersion + "\n"
 		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-coredns"), gomod, mustRead(sources, "coredns/main.go.tmpl"), tmp, "-s -w")
 	})
 }
 
+func (b *Builder) pausePath() string { return filepath.Join(b.CacheDir, "pause-"+pauseKey()[:16]) }
+
 func (b *Builder) pause(ctx context.Context) (string, error) {
-	path := filepath.Join(b.CacheDir, "pause-"+pauseKey()[:16])
-	return cached(path, func(tmp string) error {
+	return cached(b.pausePath(), func(tmp string) error {
 		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-pause"), "module devk/pause\n\ngo 1.24.0\n", mustRead(sources, "pause/main.go.tmpl"), tmp, "-s -w")
 	})
 }
@@ -406,9 +451,12 @@ func customizeHooks() []string {
 	}
 }
 
+func (b *Builder) rootfsPath() string {
+	return filepath.Join(b.CacheDir, "rootfs-"+Suite+"-"+RootfsKey()[:16]+".tar")
+}
+
 func (b *Builder) rootfs(ctx context.Context) (string, error) {
-	path := filepath.Join(b.CacheDir, "rootfs-"+Suite+"-"+RootfsKey()[:16]+".tar")
-	return cached(path, func(tmp string) error { return b.mmdebstrap(ctx, tmp, Packages(), customizeHooks()) })
+	return cached(b.rootfsPath(), func(tmp string) error { return b.mmdebstrap(ctx, tmp, Packages(), customizeHooks()) })
 }
 
 // mmdebstrap writes a Debian root filesystem with the packages as a tar archive.

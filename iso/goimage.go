@@ -240,10 +240,7 @@ func (b *Builder) buildProgram(ctx context.Context, p GoProgram, out string) err
 	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
 		return fmt.Errorf("%w: fetching Go modules for %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, p.Name, err)
 	}
-	if err := b.run(ctx, dir, goEnv, "go", "build", "-trimpath", "-ldflags", p.ldflags(), "-o", out, p.MainPackage()); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBuildFailed, p.Name, err)
-	}
-	return nil
+	return b.compileProgram(ctx, dir, p, out)
 }
 
 // buildSource builds a program from the source devk carries: its files and go.mod are
@@ -259,10 +256,7 @@ func (b *Builder) buildSource(ctx context.Context, p GoProgram, out string) erro
 	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
 		return fmt.Errorf("%w: fetching Go modules for %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, p.Name, err)
 	}
-	if err := b.run(ctx, dir, goEnv, "go", "build", "-trimpath", "-ldflags", p.ldflags(), "-o", out, p.MainPackage()); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBuildFailed, p.Name, err)
-	}
-	return nil
+	return b.compileProgram(ctx, dir, p, out)
 }
 
 // WriteSource writes a Source program's module (its files and go.mod) into dir.
@@ -283,4 +277,13 @@ func WriteSource(dir string, p GoProgram) error {
 		}
 		return os.WriteFile(dst, data, 0o644)
 	})
+}
+
+// compileProgram builds p's main package in its module dir, reporting packages compiled.
+func (b *Builder) compileProgram(ctx context.Context, dir string, p GoProgram, out string) error {
+	counter := &packageCounter{total: countPackages(ctx, dir, goEnv, p.MainPackage()), report: b.progress}
+	if err := b.runTo(ctx, dir, goEnv, counter, "go", "build", "-v", "-trimpath", "-ldflags", p.ldflags(), "-o", out, p.MainPackage()); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBuildFailed, p.Name, err)
+	}
+	return nil
 }
