@@ -191,6 +191,9 @@ func (m *Manager) startSteps() []startStep {
 // host ports first), and reads the node's state.
 func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 	opts := s.opts
+	if err := m.checkNotRestoring(opts.Profile); err != nil {
+		return err
+	}
 	prof, err := m.Home.Load(opts.Profile)
 	switch {
 	case errors.Is(err, ErrNoProfile):

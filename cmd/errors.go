@@ -17,21 +17,24 @@ import (
 // Exit codes are stable; scripts depend on them. `devk status` uses 0-7 as minikube
 // does (bit 0 host, bit 1 kubelet, bit 2 API server not running).
 const (
-	ExitOK          = 0
-	ExitError       = 1  // anything not listed below
-	ExitUsage       = 2  // bad flags, names or values; nothing was changed
-	ExitNoProfile   = 3  // the profile does not exist
-	ExitConflict    = 4  // another devk command holds the profile
-	ExitInterrupted = 5  // interrupted by the user (re-run to resume)
-	ExitCorrupt     = 8  // the profile's config.json is unreadable (delete the profile)
-	ExitDriver      = 10 // the driver's engine is missing or not running
-	ExitNodeImage   = 11 // the node image could not be built
-	ExitNode        = 20 // the node is missing or broken
-	ExitNotRunning  = 21 // the command needs a running cluster
-	ExitDiskFull    = 22 // the node's disk (the host's, for docker) is nearly full
-	ExitTimeout     = 30 // the control plane did not come up in time
-	ExitService     = 40 // the service has no host URL or no ready pod
-	ExitImage       = 41 // an image could not be loaded, built, listed or removed
+	ExitOK           = 0
+	ExitError        = 1  // anything not listed below
+	ExitUsage        = 2  // bad flags, names or values; nothing was changed
+	ExitNoProfile    = 3  // the profile does not exist
+	ExitConflict     = 4  // another devk command holds the profile
+	ExitInterrupted  = 5  // interrupted by the user (re-run to resume)
+	ExitCorrupt      = 8  // the profile's config.json is unreadable (delete the profile)
+	ExitDriver       = 10 // the driver's engine is missing or not running
+	ExitNodeImage    = 11 // the node image could not be built
+	ExitNode         = 20 // the node is missing or broken
+	ExitNotRunning   = 21 // the command needs a running cluster
+	ExitDiskFull     = 22 // the node's disk (the host's, for docker) is nearly full
+	ExitTimeout      = 30 // the control plane did not come up in time
+	ExitService      = 40 // the service has no host URL or no ready pod
+	ExitImage        = 41 // an image could not be loaded, built, listed or removed
+	ExitSnapshot     = 50 // no such snapshot, or one of that name exists
+	ExitIncompatible = 51 // the snapshot was made by another devk or node image
+	ExitRestore      = 52 // a snapshot restore was interrupted: finish it
 )
 
 // exitReason is a failure's exit code and stable reason ID.
@@ -66,6 +69,10 @@ var reasons = []struct {
 	{cluster.ErrDiskFull, exitReason{ExitDiskFull, "NODE_DISK_FULL"}},
 	{cluster.ErrService, exitReason{ExitService, "SERVICE_UNREACHABLE"}},
 	{cluster.ErrImage, exitReason{ExitImage, "IMAGE"}},
+	{cluster.ErrSnapshotNotFound, exitReason{ExitSnapshot, "SNAPSHOT_NOT_FOUND"}},
+	{cluster.ErrSnapshotExists, exitReason{ExitSnapshot, "SNAPSHOT_EXISTS"}},
+	{cluster.ErrSnapshotIncompatible, exitReason{ExitIncompatible, "SNAPSHOT_INCOMPATIBLE"}},
+	{cluster.ErrRestoreInterrupted, exitReason{ExitRestore, "RESTORE_INTERRUPTED"}},
 }
 
 // errUsage marks command-line mistakes found by cobra or by us.

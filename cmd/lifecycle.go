@@ -56,10 +56,18 @@ func (a *app) deleteCmd() *cobra.Command {
 				}
 			}
 			for _, p := range profiles {
+				snapshots := m.SnapshotCount(p)
 				if err := m.Delete(c.Context(), p); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "Deleted cluster %q.\n", p)
+				switch snapshots {
+				case 0:
+					fmt.Fprintf(a.stderr, "Deleted cluster %q.\n", p)
+				case 1:
+					fmt.Fprintf(a.stderr, "Deleted cluster %q and its snapshot.\n", p)
+				default:
+					fmt.Fprintf(a.stderr, "Deleted cluster %q and its %d snapshots.\n", p, snapshots)
+				}
 			}
 			if purge {
 				return m.Purge()

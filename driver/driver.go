@@ -175,3 +175,17 @@ func CopyToArgv(path string, mode int64) []string {
 		`mkdir -p -- "$(dirname -- "$p")"; cat > "$p.devk-tmp"; chmod ` + strconv.FormatInt(mode&0o7777, 8) + ` -- "$p.devk-tmp"; mv -f -- "$p.devk-tmp" "$p"`
 	return []string{"sh", "-c", script, "sh", path}
 }
+
+// Snapshotter is a driver that can copy a node's persistent disk out and put it back,
+// for `devk snapshot`.
+type Snapshotter interface {
+	// SaveDisk writes the node's persistent disk to w, as a stream only RestoreDisk
+	// reads. The node is stopped, or paused if CopiesPaused.
+	SaveDisk(ctx context.Context, name string, w io.Writer) error
+	// RestoreDisk replaces the disk of a stopped (or removed) node with what SaveDisk
+	// wrote; the next start boots from it.
+	RestoreDisk(ctx context.Context, name string, r io.Reader) error
+	// CopiesPaused says whether a paused node's disk is consistent for SaveDisk (a
+	// container's volume is, once its processes are frozen; a VM may still hold writes).
+	CopiesPaused() bool
+}
