@@ -459,12 +459,17 @@ func (b *Builder) rootfs(ctx context.Context) (string, error) {
 	return cached(b.rootfsPath(), func(tmp string) error { return b.mmdebstrap(ctx, tmp, Packages(), customizeHooks()) })
 }
 
+// mirror is the Debian mirror builds use.
+func (b *Builder) mirror() string {
+	if b.Mirror != "" {
+		return b.Mirror
+	}
+	return HostDebianMirror()
+}
+
 // mmdebstrap writes a Debian root filesystem with the packages as a tar archive.
 func (b *Builder) mmdebstrap(ctx context.Context, out string, packages, hooks []string) error {
-	mirror := b.Mirror
-	if mirror == "" {
-		mirror = HostDebianMirror()
-	}
+	mirror := b.mirror()
 	if os.Geteuid() != 0 {
 		// mmdebstrap builds without root in a user namespace (its unshare mode).
 		if u, err := user.Current(); err == nil {
