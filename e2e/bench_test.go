@@ -2,12 +2,17 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // BenchmarkStartup measures the phases of minikube's time-to-k8s with the node image
@@ -75,4 +80,69 @@ func nodeRSS(ctx context.Context, profile string) (int64, error) {
 		return 0, fmt.Errorf("memory of the node: %q: %v", out, err)
 	}
 	return kb * 1024, nil
+}
+
+// BenchmarkSnapshot measures `devk snapshot save` and `restore` (to a Ready cluster with
+// DNS) for a cluster holding 200 ConfigMaps, 200 MB of volume data and the default
+// images, the extra disk each snapshot takes, and, for comparison, recreating that state
+// from scratch (start, objects, data). Run with `make bench`.
+func BenchmarkSnapshot(b *testing.B) {
+	requireE2E(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	env := NewEnv(b, devkBin, "e2e-snapbench")
+	env.Devk(ctx, "delete")
+	b.Cleanup(func() { env.Devk(context.Background(), "delete") })
+	env.MustDevk(ctx, "node-image")
+
+	for i := 0; i < b.N; i++ {
+		begin := time.Now()
+		env.MustDevk(ctx, "start")
+		cs := env.Client()
+		for j := 0; j < 200; j++ {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("obj-%03d", j)}, Data: map[string]string{"j": fmt.Sprint(j)}}
+			if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "bench-blob"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("256Mi")}},
+			},
+		}
+		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if out, err := runClaimPod(ctx, cs, "bench-write", "bench-blob", "head -c 209715200 /dev/urandom > /data/blob && sync && sha256sum /data/blob"); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+		fromScratch := time.Since(begin)
+
+		save := env.MustDevk(ctx, "snapshot", "save", "bench")
+		var snaps []struct {
+			Size          int64   `json:"size"`
+			FrozenSeconds float64 `json:"frozenSeconds"`
+		}
+		if err := json.Unmarshal([]byte(env.MustDevk(ctx, "snapshot", "list", "-o", "json").Stdout), &snaps); err != nil || len(snaps) != 1 {
+			b.Fatalf("snapshot list: %v %v", snaps, err)
+		}
+		restoreBegin := time.Now()
+		env.MustDevk(ctx, "snapshot", "restore", "bench")
+		cs = env.Client()
+		if _, err := RunPod(ctx, cs, "default", fmt.Sprintf("dns-%d", i), "busybox:1.37", []string{"nslookup", "kubernetes.default.svc.cluster.local"}, 2*time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		restoreToDNS := time.Since(restoreBegin)
+		env.MustDevk(ctx, "delete")
+
+		b.ReportMetric(save.Duration.Seconds(), "s-save")
+		b.ReportMetric(snaps[0].FrozenSeconds, "s-frozen")
+		b.ReportMetric(restoreToDNS.Seconds(), "s-restore-to-dns")
+		b.ReportMetric(float64(snaps[0].Size)/(1<<20), "MiB-snapshot")
+		b.ReportMetric(fromScratch.Seconds(), "s-state-from-scratch")
+		fmt.Fprintf(os.Stderr, "\n| snapshot | value |\n|---|---|\n| save | %.1f s (frozen %.1f s) |\n| restore to DNS in a pod | %.1f s |\n| disk per snapshot | %d MiB |\n| same state from scratch | %.1f s |\n",
+			save.Duration.Seconds(), snaps[0].FrozenSeconds, restoreToDNS.Seconds(), snaps[0].Size>>20, fromScratch.Seconds())
+	}
 }
