@@ -36,6 +36,9 @@ type GoProgram struct {
 	Source fs.FS
 	// GoMod is the go.mod of a Source program; `go mod tidy` completes it from the proxy.
 	GoMod string
+	// Assets are files a Source program embeds that its source does not carry (the
+	// dashboard's terminal widget): written into the source tree before it is built.
+	Assets []Asset
 }
 
 // MainPackage is the package `go build` builds.
@@ -54,6 +57,9 @@ func (p GoProgram) Key() string {
 	parts := []string{"goprogram", goProgramRevision, p.Name, p.Module, p.Version, p.MainPackage(), p.Image, strings.Join(p.Ldflags, " ")}
 	if p.Source != nil {
 		parts = append(parts, "source", p.GoMod, SourceHash(p.Source))
+	}
+	for _, a := range p.Assets {
+		parts = append(parts, "asset", a.key())
 	}
 	return hashOf(parts...)
 }
@@ -252,6 +258,9 @@ func (b *Builder) buildSource(ctx context.Context, p GoProgram, out string) erro
 	}
 	if err := WriteSource(dir, p); err != nil {
 		return fmt.Errorf("%w: %s source: %v", ErrBuildFailed, p.Name, err)
+	}
+	if err := WriteAssets(ctx, b.CacheDir, dir, p.Assets); err != nil {
+		return fmt.Errorf("%w: %s assets: %v", ErrBuildFailed, p.Name, err)
 	}
 	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
 		return fmt.Errorf("%w: fetching Go modules for %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, p.Name, err)
