@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +159,112 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	if err := os.Rename(dst+".tmp", dst); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestOrdinaryUserBuildsNodeImage builds the node image as the non-root member of the
+// docker group: mmdebstrap makes the root filesystem in a user namespace (its unshare
+// mode), then the image is assembled and loaded into the engine. Only what differs for a
+// user is rebuilt: the user's cache is seeded with root's compiled programs (compiling
+// Go is the same for anyone), and the engine's tag is moved aside for the build and put
+// back if it fails.
+func TestOrdinaryUserBuildsNodeImage(t *testing.T) {
+	requireE2E(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to the test user; run the suite as root (CI does)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	u := ensureUser(t)
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	bin := filepath.Join(u.HomeDir, "devk")
+	copyFile(t, devkBin, bin, 0o755)
+	if err := os.Chown(bin, uid, -1); err != nil {
+		t.Fatal(err)
+	}
+	image := strings.TrimSpace(NewEnv(t, devkBin, "e2e-user").MustDevk(ctx, "node-image").Stdout)
+
+	home := filepath.Join(u.HomeDir, ".devk-build-test")
+	_ = os.RemoveAll(home)
+	cache := filepath.Join(home, "cache")
+	if err := os.MkdirAll(filepath.Join(cache, "images"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(home) })
+	rootCache := filepath.Join(e2eHome(), "cache")
+	seed, _ := filepath.Glob(filepath.Join(rootCache, "*"))
+	images, _ := filepath.Glob(filepath.Join(rootCache, "images", "*.tar"))
+	seeded := 0
+	for _, p := range append(seed, images...) {
+		name := filepath.Base(p)
+		st, err := os.Stat(p)
+		// Compiled programs only: the root filesystem is what the user must build.
+		if err != nil || st.IsDir() || strings.HasPrefix(name, "rootfs-") || strings.HasSuffix(name, ".log") || strings.HasSuffix(name, ".json") {
+			continue
+		}
+		rel, _ := filepath.Rel(rootCache, p)
+		if err := os.Link(p, filepath.Join(cache, rel)); err != nil {
+			t.Fatal(err)
+		}
+		seeded++
+	}
+	if err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(p, uid, gid)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seeded the user's cache with %d compiled artifacts of root's", seeded)
+
+	backup := "devk/node:e2e-user-build-backup"
+	if out, err := Docker(ctx, "tag", image, backup); err != nil {
+		t.Fatalf("docker tag: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if _, err := Docker(context.Background(), "image", "inspect", image); err != nil {
+			_, _ = Docker(context.Background(), "tag", backup, image) // the user's build failed: put it back
+		}
+		_, _ = Docker(context.Background(), "rmi", backup)
+	})
+	if out, err := Docker(ctx, "rmi", image); err != nil {
+		t.Fatalf("docker rmi: %v: %s", err, out)
+	}
+
+	env := &Env{T: t, Bin: bin, Profile: "e2e-user",
+		Prefix: []string{"setpriv", "--reuid=" + nonRootUser, "--regid=" + nonRootUser, "--init-groups", "--"},
+		Extra:  []string{"HOME=" + u.HomeDir, "USER=" + nonRootUser, "DEVK_HOME=" + home, "DOCKER_HOST="}}
+	r := env.Devk(ctx, "node-image")
+	if r.Code != 0 {
+		log, _ := os.ReadFile(filepath.Join(cache, "node-image-build.log"))
+		t.Fatalf("node-image as %s: exit %d\n%s\n%s\nbuild log tail:\n%s", nonRootUser, r.Code, r.Stdout, r.Stderr, tail(string(log), 30))
+	}
+	if got := strings.TrimSpace(r.Stdout); got != image {
+		t.Errorf("the user's build is %s, want %s (the same recipe)", got, image)
+	}
+	t.Logf("node image built as %s in %s:\n%s", nonRootUser, r.Duration.Round(time.Second), r.Stderr)
+	rootfs, _ := filepath.Glob(filepath.Join(cache, "rootfs-*.tar"))
+	if len(rootfs) != 1 {
+		t.Fatalf("the user's cache has root filesystems %v, want the one it built", rootfs)
+	}
+	if st, err := os.Stat(rootfs[0]); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(uid) {
+		t.Errorf("the root filesystem is not the user's own: %v", err)
+	}
+	// The image the user built runs a cluster.
+	run := NewEnv(t, devkBin, "e2e-userimg")
+	run.Devk(ctx, "delete")
+	t.Cleanup(func() { run.Devk(context.Background(), "delete") })
+	run.MustDevk(ctx, "start")
+	if err := NodeReady(ctx, run.Client(), run.Profile); err != nil {
+		t.Error(err)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
