@@ -699,3 +699,24 @@ func TestMarkControlPlane(t *testing.T) {
 		t.Error("a missing node was labelled without error")
 	}
 }
+
+type cgroupV1Driver struct{ *fakeDriver }
+
+func (cgroupV1Driver) HostCgroupV2() (bool, bool) { return false, true }
+
+// A version that no longer runs on the host's cgroup v1 is refused before anything is
+// created.
+func TestStartRefusesVersionWithoutCgroupV1(t *testing.T) {
+	e := newTestEnv(t)
+	e.m.Driver = cgroupV1Driver{e.drv}
+	_, err := e.m.Start(context.Background(), StartOptions{Profile: "devk", KubernetesVersion: "v1.38.0"})
+	if !errors.Is(err, iso.ErrBadVersion) {
+		t.Fatalf("Start = %v, want ErrBadVersion", err)
+	}
+	if slices.Contains(e.drv.calls, "Create") {
+		t.Error("a node was created")
+	}
+	if _, err := e.m.Home.Load("devk"); !errors.Is(err, ErrNoProfile) {
+		t.Errorf("a profile was saved: %v", err)
+	}
+}

@@ -187,6 +187,24 @@ func (m *Manager) startSteps() []startStep {
 	}
 }
 
+// checkHostCgroup refuses, before anything is created, a version the host's cgroup
+// version cannot run (a driver whose nodes share the host's cgroups).
+func (m *Manager) checkHostCgroup(version string) error {
+	host, ok := m.Driver.(driver.CgroupHost)
+	if !ok {
+		return nil
+	}
+	v2, known := host.HostCgroupV2()
+	if !known {
+		return nil
+	}
+	r, err := iso.NewRecipe(version)
+	if err != nil {
+		return err
+	}
+	return r.CheckHostCgroup(v2)
+}
+
 // loadStartProfile loads the profile, or makes a new one from the options (checking its
 // host ports first), and reads the node's state.
 func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
@@ -199,6 +217,9 @@ func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 	case errors.Is(err, ErrNoProfile):
 		opts = withDefaults(opts)
 		if err := checkPortsFree(opts); err != nil {
+			return err
+		}
+		if err := m.checkHostCgroup(opts.KubernetesVersion); err != nil {
 			return err
 		}
 		prof = &Profile{

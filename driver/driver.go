@@ -189,3 +189,10 @@ type Snapshotter interface {
 	// container's volume is, once its processes are frozen; a VM may still hold writes).
 	CopiesPaused() bool
 }
+
+// CgroupHost is a driver whose nodes share the host's cgroup version (a container);
+// a VM brings its own (cgroup v2).
+type CgroupHost interface {
+	// HostCgroupV2 says whether the host uses cgroup v2; known is false before Preflight.
+	HostCgroupV2() (v2, known bool)
+}

@@ -16,9 +16,24 @@ import (
 	"strings"
 )
 
-// DefaultKubernetesVersion is the newest release our end-to-end tests pass with on a
-// cgroup v1 host (1.35 drops cgroup v1 by default).
+// DefaultKubernetesVersion is the newest release our end-to-end tests pass with, on
+// cgroup v1 hosts too (from v1.35 the kubelet refuses cgroup v1 unless its
+// failCgroupV1 is false, which devk sets).
 const DefaultKubernetesVersion = "v1.34.4"
+
+// NewestCgroupV1Minor is the newest minor verified on a cgroup v1 host. Upstream
+// deprecated cgroup v1 in v1.35 and will remove it (KEP-5573): a newer minor is refused
+// on such a host, with the way out.
+const NewestCgroupV1Minor = 37
+
+// CheckHostCgroup refuses a version that no longer runs on a cgroup v1 host.
+func (r Recipe) CheckHostCgroup(cgroupV2 bool) error {
+	if cgroupV2 || r.Minor <= NewestCgroupV1Minor {
+		return nil
+	}
+	return fmt.Errorf("%w: %s needs a cgroup v2 host (Kubernetes removes cgroup v1 support after v1.%d) and this host uses cgroup v1; use --kubernetes-version %s or older, or boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
+		ErrBadVersion, r.KubernetesVersion, NewestCgroupV1Minor, DefaultKubernetesVersion)
+}
 
 // Versions of the other components built into the node.
 const (

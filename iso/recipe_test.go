@@ -210,3 +210,29 @@ func TestKubeMainPerMinor(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckHostCgroup(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		v2      bool
+		refused bool
+	}{
+		{"v1.34.4", false, false},
+		{"v1.37.2", false, false},
+		{"v1.38.0", false, true},
+		{"v1.38.0", true, false},
+		{"v1.40.1", true, false},
+	} {
+		r, err := NewRecipe(tc.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.CheckHostCgroup(tc.v2)
+		if (err != nil) != tc.refused || (err != nil && !errors.Is(err, ErrBadVersion)) {
+			t.Errorf("%s on cgroup v2=%v: %v, want refused %v", tc.version, tc.v2, err, tc.refused)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--kubernetes-version "+DefaultKubernetesVersion) {
+			t.Errorf("the refusal does not say which version to use: %v", err)
+		}
+	}
+}

@@ -124,6 +124,14 @@ func (d *Driver) API() *client.Client { return d.api }
 
 func (d *Driver) Name() string { return "docker" }
 
+// HostCgroupV2 says whether the engine's host uses cgroup v2; known once Preflight ran.
+func (d *Driver) HostCgroupV2() (v2, known bool) {
+	if d.cgroupV2 == nil {
+		return false, false
+	}
+	return *d.cgroupV2, true
+}
+
 // ErrEngineUnreachable says the Docker engine is not installed or not running.
 var ErrEngineUnreachable = errors.New("the Docker engine is not reachable")
 
