@@ -19,6 +19,7 @@ import (
 	"github.com/devk-dev/devk/addons"
 	"github.com/devk-dev/devk/cluster"
 	"github.com/devk-dev/devk/dashboard"
+	"github.com/devk-dev/devk/dashboard/local"
 	"github.com/devk-dev/devk/dashboard/tokenauth"
 )
 
@@ -33,7 +34,9 @@ func (a *app) dashboardCmd() *cobra.Command {
 		Long: `Serve the cluster's web dashboard on 127.0.0.1 until Ctrl-C, and open it in a browser.
 
 The first run enables the dashboard addon (its image is built from the source devk
-carries, a minute or two, then cached). The local server reaches the dashboard through
+carries, a minute or two, then cached). Shells in containers, port forwards (to
+127.0.0.1, for as long as the command runs) and applying YAML run in this command,
+with your kubeconfig's credentials. The local server reaches the dashboard through
 the API server's service proxy with your kubeconfig's credentials; it answers only on
 127.0.0.1, and only to requests with a token made for this launch: it is in the URL devk
 opens or prints (the page then keeps it in a cookie), so other users of the machine
@@ -70,15 +73,23 @@ cannot use your credentials through it. Scripts may send "Authorization: Bearer 
 			}
 			bound := ln.Addr().(*net.TCPAddr).Port
 			hostPort := "127.0.0.1:" + strconv.Itoa(bound)
-			proxy, err := dashboard.NewProxy(cfg, []string{hostPort, "localhost:" + strconv.Itoa(bound)})
+			hosts := []string{hostPort, "localhost:" + strconv.Itoa(bound)}
+			proxy, err := dashboard.NewProxy(cfg, hosts)
 			if err != nil {
 				ln.Close()
 				return err
 			}
+			// Shells, port forwards and apply run here, with the user's credentials.
+			host, err := local.New(cfg)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer host.Close() // the port forwards end with the command
 			// 127.0.0.1 is open to every user of the machine: the token keeps them from
 			// reaching the cluster with this user's credentials.
 			token := tokenauth.NewToken()
-			handler, err := tokenauth.Require(proxy, token, bound)
+			handler, err := tokenauth.Require(dashboard.RequireHost(hosts, host.Handler(proxy)), token, bound)
 			if err != nil {
 				ln.Close()
 				return err

@@ -47,11 +47,18 @@ func NewProxy(cfg *rest.Config, hosts []string) (http.Handler, error) {
 			writeError(w, http.StatusBadGateway, fmt.Errorf("the API server at %s did not answer: %v", target.Host, err))
 		},
 	}
+	return RequireHost(hosts, rp), nil
+}
+
+// RequireHost refuses requests whose Host is not one of hosts (a page on another name,
+// through DNS rebinding, must not reach what the user's credentials can), else serves
+// next. hosts must not be empty.
+func RequireHost(hosts []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(hosts, r.Host) {
 			writeError(w, http.StatusMisdirectedRequest, fmt.Errorf("host %q is not served here; use %s", r.Host, hosts[0]))
 			return
 		}
-		rp.ServeHTTP(w, r)
-	}), nil
+		next.ServeHTTP(w, r)
+	})
 }
