@@ -59,10 +59,14 @@ func Registry() iso.GoProgram {
 func DashboardProgram() iso.GoProgram {
 	hash := iso.SourceHash(dashboard.Source())
 	version := "src-" + hash[:12]
+	var assets []iso.Asset
+	for _, a := range dashboard.UIAssets {
+		assets = append(assets, iso.Asset{URL: a.URL, Integrity: a.Integrity, Files: a.Files})
+	}
 	return iso.GoProgram{
 		Name: "devk-dashboard", Module: dashboard.Module, Version: version, Package: dashboard.MainPackage,
 		Image:  "devk.dev/dashboard:" + version,
-		Source: dashboard.Source(), GoMod: dashboard.GoMod(),
+		Source: dashboard.Source(), GoMod: dashboard.GoMod(), Assets: assets,
 	}
 }
 

@@ -25,11 +25,17 @@ const (
 	ActionLogs    = "logs"    // stream the pod's logs
 	ActionDelete  = "delete"  // delete the pod
 	ActionReveal  = "reveal"  // show the secret's keys, values on request
+	// ActionShell and ActionForward run in `devk dashboard` on the host, with the user's
+	// credentials (package dashboard/local): the dashboard's ServiceAccount cannot exec
+	// or port-forward.
+	ActionShell   = "shell"   // a shell in a container of the pod
+	ActionForward = "forward" // forward a port to 127.0.0.1
 )
 
 // Resource is one kind of object the dashboard lists, watches and shows as YAML.
 type Resource struct {
 	Name       string   `json:"name"`  // as in URLs and RBAC: "deployments"
+	Kind       string   `json:"kind"`  // as in manifests: "Deployment"
 	Title      string   `json:"title"` // "Deployments"
 	Group      string   `json:"group"` // API group, "" for the core group
 	Namespaced bool     `json:"namespaced"`
@@ -54,6 +60,11 @@ type Row struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 	// Containers are a pod's containers for its logs, app containers first.
 	Containers []string `json:"containers,omitempty"`
+	// Labels are what the UI's filter matches key=value terms against.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Ports are what a port-forward may target: a pod's container ports, a Service's
+	// ports.
+	Ports []int32 `json:"ports,omitempty"`
 }
 
 // Cell is one column of a row.
@@ -127,87 +138,93 @@ func typedRow[O runtime.Object](f func(O, rowEnv) Row) func(runtime.Object, rowE
 // Resources lists every resource the dashboard shows, in the order of its views.
 func Resources() []Resource {
 	return []Resource{
-		{Name: "nodes", Title: "Nodes", Columns: []string{"Status", "Version", "Internal IP"},
+		{Name: "nodes", Kind: "Node", Title: "Nodes", Columns: []string{"Status", "Version", "Internal IP"},
 			api: func(c kubernetes.Interface, _ string) objectAPI {
 				return adapt[*corev1.Node, *corev1.NodeList](c.CoreV1().Nodes())
 			},
 			row: typedRow(nodeRow)},
-		{Name: "namespaces", Title: "Namespaces", Columns: []string{"Status"},
+		{Name: "namespaces", Kind: "Namespace", Title: "Namespaces", Columns: []string{"Status"},
 			api: func(c kubernetes.Interface, _ string) objectAPI {
 				return adapt[*corev1.Namespace, *corev1.NamespaceList](c.CoreV1().Namespaces())
 			},
 			row: typedRow(namespaceRow)},
-		{Name: "deployments", Title: "Deployments", Group: "apps", Namespaced: true,
-			Columns: []string{"Ready", "Up-to-date", "Available", "Images"}, Actions: []string{ActionScale, ActionRestart},
+		{Name: "deployments", Kind: "Deployment", Title: "Deployments", Group: "apps", Namespaced: true,
+			Columns: []string{"Ready", "Up-to-date", "Available", "Images"}, Actions: []string{ActionScale, ActionRestart, ActionLogs},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*appsv1.Deployment, *appsv1.DeploymentList](c.AppsV1().Deployments(ns))
 			},
 			row: typedRow(deploymentRow)},
-		{Name: "statefulsets", Title: "StatefulSets", Group: "apps", Namespaced: true,
-			Columns: []string{"Ready", "Images"}, Actions: []string{ActionScale, ActionRestart},
+		{Name: "replicasets", Kind: "ReplicaSet", Title: "ReplicaSets", Group: "apps", Namespaced: true,
+			Columns: []string{"Ready", "Owner", "Images"}, Actions: []string{ActionLogs},
+			api: func(c kubernetes.Interface, ns string) objectAPI {
+				return adapt[*appsv1.ReplicaSet, *appsv1.ReplicaSetList](c.AppsV1().ReplicaSets(ns))
+			},
+			row: typedRow(replicaSetRow)},
+		{Name: "statefulsets", Kind: "StatefulSet", Title: "StatefulSets", Group: "apps", Namespaced: true,
+			Columns: []string{"Ready", "Images"}, Actions: []string{ActionScale, ActionRestart, ActionLogs},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*appsv1.StatefulSet, *appsv1.StatefulSetList](c.AppsV1().StatefulSets(ns))
 			},
 			row: typedRow(statefulSetRow)},
-		{Name: "daemonsets", Title: "DaemonSets", Group: "apps", Namespaced: true,
-			Columns: []string{"Desired", "Ready", "Up-to-date", "Images"},
+		{Name: "daemonsets", Kind: "DaemonSet", Title: "DaemonSets", Group: "apps", Namespaced: true,
+			Columns: []string{"Desired", "Ready", "Up-to-date", "Images"}, Actions: []string{ActionLogs},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*appsv1.DaemonSet, *appsv1.DaemonSetList](c.AppsV1().DaemonSets(ns))
 			},
 			row: typedRow(daemonSetRow)},
-		{Name: "jobs", Title: "Jobs", Group: "batch", Namespaced: true,
+		{Name: "jobs", Kind: "Job", Title: "Jobs", Group: "batch", Namespaced: true,
 			Columns: []string{"Status", "Completions", "Duration"},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*batchv1.Job, *batchv1.JobList](c.BatchV1().Jobs(ns))
 			},
 			row: typedRow(jobRow)},
-		{Name: "cronjobs", Title: "CronJobs", Group: "batch", Namespaced: true,
+		{Name: "cronjobs", Kind: "CronJob", Title: "CronJobs", Group: "batch", Namespaced: true,
 			Columns: []string{"Schedule", "Suspended", "Active", "Last schedule"},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*batchv1.CronJob, *batchv1.CronJobList](c.BatchV1().CronJobs(ns))
 			},
 			row: typedRow(cronJobRow)},
-		{Name: "pods", Title: "Pods", Namespaced: true,
-			Columns: []string{"Ready", "Status", "Restarts", "Node", "IP"}, Actions: []string{ActionLogs, ActionDelete},
+		{Name: "pods", Kind: "Pod", Title: "Pods", Namespaced: true,
+			Columns: []string{"Ready", "Status", "Restarts", "Node", "IP"}, Actions: []string{ActionLogs, ActionShell, ActionForward, ActionDelete},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*corev1.Pod, *corev1.PodList](c.CoreV1().Pods(ns))
 			},
 			row: typedRow(podRow)},
-		{Name: "services", Title: "Services", Namespaced: true,
-			Columns: []string{"Type", "Cluster IP", "Ports", "URLs"},
+		{Name: "services", Kind: "Service", Title: "Services", Namespaced: true,
+			Columns: []string{"Type", "Cluster IP", "Ports", "URLs"}, Actions: []string{ActionForward},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*corev1.Service, *corev1.ServiceList](c.CoreV1().Services(ns))
 			},
 			row: typedRow(serviceRow)},
-		{Name: "ingresses", Title: "Ingresses", Group: "networking.k8s.io", Namespaced: true,
+		{Name: "ingresses", Kind: "Ingress", Title: "Ingresses", Group: "networking.k8s.io", Namespaced: true,
 			Columns: []string{"Class", "Rules", "Address"},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*networkingv1.Ingress, *networkingv1.IngressList](c.NetworkingV1().Ingresses(ns))
 			},
 			row: typedRow(ingressRow)},
-		{Name: "configmaps", Title: "ConfigMaps", Namespaced: true, Columns: []string{"Keys"},
+		{Name: "configmaps", Kind: "ConfigMap", Title: "ConfigMaps", Namespaced: true, Columns: []string{"Keys"},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*corev1.ConfigMap, *corev1.ConfigMapList](c.CoreV1().ConfigMaps(ns))
 			},
 			row: typedRow(configMapRow)},
-		{Name: "secrets", Title: "Secrets", Namespaced: true, Columns: []string{"Type", "Keys"}, Actions: []string{ActionReveal},
+		{Name: "secrets", Kind: "Secret", Title: "Secrets", Namespaced: true, Columns: []string{"Type", "Keys"}, Actions: []string{ActionReveal},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*corev1.Secret, *corev1.SecretList](c.CoreV1().Secrets(ns))
 			},
 			row: typedRow(secretRow)},
-		{Name: "persistentvolumeclaims", Title: "PersistentVolumeClaims", Namespaced: true,
+		{Name: "persistentvolumeclaims", Kind: "PersistentVolumeClaim", Title: "PersistentVolumeClaims", Namespaced: true,
 			Columns: []string{"Status", "Volume", "Capacity", "Access modes", "StorageClass"},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*corev1.PersistentVolumeClaim, *corev1.PersistentVolumeClaimList](c.CoreV1().PersistentVolumeClaims(ns))
 			},
 			row: typedRow(pvcRow)},
-		{Name: "persistentvolumes", Title: "PersistentVolumes",
+		{Name: "persistentvolumes", Kind: "PersistentVolume", Title: "PersistentVolumes",
 			Columns: []string{"Status", "Claim", "Capacity", "Access modes", "Reclaim policy", "StorageClass"},
 			api: func(c kubernetes.Interface, _ string) objectAPI {
 				return adapt[*corev1.PersistentVolume, *corev1.PersistentVolumeList](c.CoreV1().PersistentVolumes())
 			},
 			row: typedRow(pvRow)},
-		{Name: "events", Title: "Events", Namespaced: true, Columns: []string{"Type", "Reason", "Object", "Message", "Count"},
+		{Name: "events", Kind: "Event", Title: "Events", Namespaced: true, Columns: []string{"Type", "Reason", "Object", "Message", "Count"},
 			api: func(c kubernetes.Interface, ns string) objectAPI {
 				return adapt[*corev1.Event, *corev1.EventList](c.CoreV1().Events(ns))
 			},
@@ -223,6 +240,7 @@ func rowOf(r Resource, obj runtime.Object, env rowEnv) (Row, error) {
 	}
 	row := r.row(obj, env)
 	row.Kind, row.Namespace, row.Name, row.UID = r.Name, m.GetNamespace(), m.GetName(), string(m.GetUID())
+	row.Labels = m.GetLabels()
 	if row.Time == "" {
 		row.Time = timeString(m.GetCreationTimestamp().Time)
 	}
@@ -332,6 +350,15 @@ func deploymentRow(d *appsv1.Deployment, _ rowEnv) Row {
 	}}
 }
 
+func replicaSetRow(rs *appsv1.ReplicaSet, _ rowEnv) Row {
+	want := derefInt32(rs.Spec.Replicas, 1)
+	owner := ""
+	if ref := metav1.GetControllerOf(rs); ref != nil {
+		owner = strings.ToLower(ref.Kind) + "/" + ref.Name
+	}
+	return Row{Replicas: &want, Cells: []Cell{readyCell(rs.Status.ReadyReplicas, want), text(owner), images(rs.Spec.Template.Spec)}}
+}
+
 func statefulSetRow(s *appsv1.StatefulSet, _ rowEnv) Row {
 	want := derefInt32(s.Spec.Replicas, 1)
 	return Row{Replicas: &want, Cells: []Cell{readyCell(s.Status.ReadyReplicas, want), images(s.Spec.Template.Spec)}}
@@ -423,7 +450,15 @@ func podRow(p *corev1.Pod, _ rowEnv) Row {
 	if p.Status.Phase == corev1.PodSucceeded {
 		readyC.Status = StatusOK
 	}
-	return Row{Containers: podContainers(p), Cells: []Cell{
+	var ports []int32
+	for _, c := range p.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.Protocol == "" || cp.Protocol == corev1.ProtocolTCP {
+				ports = append(ports, cp.ContainerPort)
+			}
+		}
+	}
+	return Row{Containers: podContainers(p), Ports: ports, Cells: []Cell{
 		readyC, podStatus(p), text(itoa(restarts)), text(p.Spec.NodeName), text(p.Status.PodIP),
 	}}
 }
@@ -453,14 +488,18 @@ func NodePortURLs(svc *corev1.Service, nodeIP string) []string {
 
 func serviceRow(s *corev1.Service, env rowEnv) Row {
 	var ports []string
+	var forward []int32
 	for _, p := range s.Spec.Ports {
+		if p.Protocol == "" || p.Protocol == corev1.ProtocolTCP {
+			forward = append(forward, p.Port)
+		}
 		port := fmt.Sprintf("%d/%s", p.Port, p.Protocol)
 		if p.NodePort != 0 {
 			port = fmt.Sprintf("%d:%d/%s", p.Port, p.NodePort, p.Protocol)
 		}
 		ports = append(ports, port)
 	}
-	row := Row{Cells: []Cell{text(string(s.Spec.Type)), text(s.Spec.ClusterIP), text(strings.Join(ports, ", "))}}
+	row := Row{Ports: forward, Cells: []Cell{text(string(s.Spec.Type)), text(s.Spec.ClusterIP), text(strings.Join(ports, ", "))}}
 	urls := NodePortURLs(s, env.NodeIP)
 	switch len(urls) {
 	case 0:

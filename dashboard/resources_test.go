@@ -23,7 +23,10 @@ func TestRulesCoverEveryView(t *testing.T) {
 		for _, a := range r.Actions {
 			need := map[string][]string{
 				ActionScale: {"apps/" + r.Name + "/scale:get", "apps/" + r.Name + "/scale:update"}, ActionRestart: {"apps/" + r.Name + ":patch"},
-				ActionLogs: {"/pods/log:get"}, ActionDelete: {"/pods:delete"}, ActionReveal: {"/secrets:get"},
+				ActionLogs: {"/pods:list", "/pods:watch", "/pods/log:get"}, ActionDelete: {"/pods:delete"}, ActionReveal: {"/secrets:get"},
+				// A shell and a port forward run in `devk dashboard` with the user's
+				// credentials: the dashboard itself needs nothing for them.
+				ActionShell: {}, ActionForward: {},
 			}[a]
 			if need == nil {
 				t.Errorf("%s offers unknown action %q", r.Name, a)

@@ -62,6 +62,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/yaml", func(w http.ResponseWriter, r *http.Request) { s.handleYAML(w, r, byName) })
 	mux.HandleFunc("GET /api/secret", s.handleSecret)
 	mux.HandleFunc("GET /api/logs", s.handleLogs)
+	mux.HandleFunc("GET /api/workloadlogs", s.handleWorkloadLogs)
+	mux.HandleFunc("GET /api/related", func(w http.ResponseWriter, r *http.Request) { s.handleRelated(w, r, byName) })
 	mux.HandleFunc("POST /api/scale", s.handleScale)
 	mux.HandleFunc("POST /api/restart", s.handleRestart)
 	mux.HandleFunc("POST /api/delete", s.handleDelete)

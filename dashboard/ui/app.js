@@ -26,6 +26,8 @@ const state = {
   resources: {},                          // kind -> descriptor from api/resources
   namespace: localStorage.getItem('devk-namespace') || '',
   cleanup: [],                            // what the current view must close when left
+  filter: '',                             // the filter box: name words and label=value terms
+  redraw: null,                           // redraws the current view's lists when the filter changes
 };
 
 const VIEWS = {
@@ -39,6 +41,26 @@ const VIEWS = {
   storage: { title: 'Storage', kinds: ['persistentvolumeclaims', 'persistentvolumes'] },
   events: { title: 'Events', kinds: ['events'] },
 };
+
+// ---- the filter box ---------------------------------------------------------------
+
+// A row matches when it matches every term: label=value and label!=value test its
+// labels, any other word is part of its name (for an event, the object it is about).
+function rowMatches(row, terms) {
+  const labels = row.labels || {};
+  return terms.every((t) => {
+    const ne = t.indexOf('!=');
+    if (ne > 0) return labels[t.slice(0, ne)] !== t.slice(ne + 2);
+    const eq = t.indexOf('=');
+    if (eq > 0) return labels[t.slice(0, eq)] === t.slice(eq + 1);
+    return displayName(row).toLowerCase().includes(t.toLowerCase());
+  });
+}
+
+function filterRows(rows) {
+  const terms = state.filter.trim().split(/\s+/).filter(Boolean);
+  return terms.length ? rows.filter((r) => rowMatches(r, terms)) : rows;
+}
 
 // ---- API ----------------------------------------------------------------------
 
@@ -92,6 +114,18 @@ function bytes(n) {
 }
 const cores = (m) => (m / 1000).toFixed(m % 1000 ? 2 : 0).replace(/\.?0+$/, '') + ' CPU';
 
+// loadScript and loadStyle add a file of the dashboard's own to the page, once.
+const loaded = {};
+function loadScript(src) {
+  loaded[src] ||= new Promise((resolve, reject) => {
+    document.head.append(h('script', { src, onload: resolve, onerror: () => reject(new Error(src + ' is not in this build')) }));
+  });
+  return loaded[src];
+}
+function loadStyle(href) {
+  if (!loaded[href]) { loaded[href] = true; document.head.append(h('link', { rel: 'stylesheet', href })); }
+}
+
 function pill(cell) {
   return cell.status ? h('span', { class: 'pill ' + cell.status }, cell.text) : cell.text;
 }
@@ -136,8 +170,19 @@ const ACTIONS = {
     },
   }, 'Restart'),
   logs: (row) => h('button', {
-    'data-action': 'logs', onclick: () => { location.hash = `#/logs/${enc(row.namespace)}/${enc(row.name)}`; },
+    'data-action': 'logs', title: row.kind === 'pods' ? "Stream the pod's log" : 'Stream the logs of all its pods at once',
+    onclick: () => {
+      location.hash = row.kind === 'pods' ? `#/logs/${enc(row.namespace)}/${enc(row.name)}` : `#/wlogs/${row.kind}/${enc(row.namespace)}/${enc(row.name)}`;
+    },
   }, 'Logs'),
+  shell: (row) => h('button', {
+    'data-action': 'shell', title: 'Open a shell in a container of the pod',
+    onclick: () => { location.hash = `#/shell/${enc(row.namespace)}/${enc(row.name)}`; },
+  }, 'Shell'),
+  forward: (row) => h('button', {
+    'data-action': 'forward', title: 'Forward a port to 127.0.0.1 on this machine',
+    onclick: () => forwardDialog(row),
+  }, 'Forward'),
   delete: (row) => h('button', {
     class: 'danger', 'data-action': 'delete',
     onclick: () => dialog('Delete pod ' + row.namespace + '/' + row.name + '?',
@@ -153,7 +198,25 @@ const enc = encodeURIComponent;
 
 function objectLink(row) {
   if (row.kind === 'secrets') return `#/secret/${enc(row.namespace)}/${enc(row.name)}`;
-  return `#/yaml/${row.kind}/${enc(row.namespace || '-')}/${enc(row.name)}`;
+  return `#/object/${row.kind}/${enc(row.namespace || '-')}/${enc(row.name)}`;
+}
+
+// forwardDialog asks which port of a pod or Service to forward, starts it and shows
+// the forwards.
+function forwardDialog(row) {
+  const ports = row.ports || [];
+  const input = ports.length > 1
+    ? h('select', { id: 'forward-port' }, ports.map((p) => h('option', { value: p }, p)))
+    : h('input', { type: 'number', min: 1, max: 65535, value: ports[0] || 80, id: 'forward-port', required: true });
+  dialog('Forward ' + row.namespace + '/' + row.name,
+    h('div', {}, h('label', {}, (row.kind === 'services' ? 'Service port ' : 'Pod port '), input),
+      h('p', { class: 'note' }, 'It listens on 127.0.0.1 on this machine while devk dashboard runs.')),
+    'Forward', async (form) => {
+      const port = parseInt(form.querySelector('#forward-port').value, 10);
+      const fw = await post('api/forwards', { kind: row.kind, namespace: row.namespace, name: row.name, port });
+      toast(`Forwarding ${fw.url} → ${fw.pod}:${fw.podPort}`);
+      location.hash = '#/forwards';
+    });
 }
 
 // ---- list views -----------------------------------------------------------------
@@ -182,6 +245,12 @@ function compareRows(kind) {
 // An event's generated name says nothing: its row is named by the object it is about
 // (the column of that name, which it then leaves out).
 const NAME_COLUMN = { events: 'Object' };
+
+function displayName(row) {
+  const res = state.resources[row.kind];
+  const i = res ? res.columns.indexOf(NAME_COLUMN[row.kind]) : -1;
+  return i >= 0 && row.cells[i] ? row.cells[i].text : row.name;
+}
 
 function renderTable(res, rows, allNamespaces) {
   const showNs = res.namespaced && allNamespaces;
@@ -214,18 +283,22 @@ function renderLists(view) {
   }
   const draw = (kind) => {
     const s = sections[kind];
-    const rows = [...stores[kind].values()].sort(compareRows(kind));
-    s.count.textContent = rows.length;
+    const all = [...stores[kind].values()].sort(compareRows(kind));
+    const rows = filterRows(all);
+    s.count.textContent = rows.length === all.length ? all.length : rows.length + '/' + all.length;
     // An empty kind is only its title, so a view of many kinds stays short.
-    s.sec.classList.toggle('none', view.kinds.length > 1 && !rows.length && !s.error);
+    s.sec.classList.toggle('none', view.kinds.length > 1 && !all.length && !s.error);
     if (s.error) {
       s.wrap.replaceChildren(h('div', { class: 'error' }, s.error));
-    } else if (!rows.length) {
+    } else if (!all.length) {
       s.wrap.replaceChildren(h('div', { class: 'empty' }, 'No ' + s.res.title.toLowerCase() + (s.res.namespaced && state.namespace ? ' in ' + state.namespace : '') + '.'));
+    } else if (!rows.length) {
+      s.wrap.replaceChildren(h('div', { class: 'empty' }, 'Nothing matches the filter.'));
     } else {
       s.wrap.replaceChildren(renderTable(s.res, rows, !state.namespace));
     }
   };
+  state.redraw = () => view.kinds.forEach(draw);
   let scheduled = false;
   const flush = () => {
     scheduled = false;
@@ -388,30 +461,310 @@ async function renderLogs(ns, pod, container) {
   start();
 }
 
-// ---- YAML and secrets -----------------------------------------------------------
+// ---- an object's page: its related objects, events and YAML (edit and apply) --------
 
-async function renderYAML(kind, ns, name) {
-  const res = state.resources[kind];
-  $('#title').textContent = (res ? res.title.replace(/s$/, '') : kind) + ' · ' + (ns && ns !== '-' ? ns + '/' : '') + name;
-  const pre = h('pre', { class: 'yaml', id: 'yaml' }, 'Loading…');
-  $('#view').append(h('section', { class: 'card' },
-    h('div', { class: 'toolbar' }, h('a', { href: 'javascript:history.back()', onclick: (e) => { e.preventDefault(); history.back(); } }, '← Back'),
-      h('span', { class: 'spacer' }),
-      h('button', { onclick: () => navigator.clipboard.writeText(pre.textContent).then(() => toast('Copied')) }, 'Copy')),
-    pre));
-  try {
-    pre.textContent = await (await api('api/yaml?' + q({ kind, namespace: ns === '-' ? '' : ns, name }))).text();
-  } catch (e) {
-    pre.textContent = e.message;
-  }
+const singular = (kind) => (state.resources[kind] ? state.resources[kind].kind : kind);
+
+// sectionCard is a card with a table of rows of one kind, which follows the filter box.
+function sectionCard(kind, title, attrs) {
+  const res = state.resources[kind] || { name: kind, title, columns: [], actions: [] };
+  const count = h('span', { class: 'count' }, '…');
+  const wrap = h('div', { class: 'table-wrap' }, h('div', { class: 'empty' }, 'Loading…'));
+  const sec = h('section', { class: 'card', ...attrs }, h('h2', {}, title, count), wrap);
+  let rows = [];
+  const draw = () => {
+    const shown = filterRows(rows);
+    count.textContent = shown.length === rows.length ? rows.length : shown.length + '/' + rows.length;
+    if (!rows.length) wrap.replaceChildren(h('div', { class: 'empty' }, 'None.'));
+    else if (!shown.length) wrap.replaceChildren(h('div', { class: 'empty' }, 'Nothing matches the filter.'));
+    else wrap.replaceChildren(renderTable(res, shown, false));
+  };
+  return { sec, draw, set: (r) => { rows = r; draw(); }, error: (msg) => wrap.replaceChildren(h('div', { class: 'error' }, msg)) };
 }
+
+async function renderObject(kind, ns, name) {
+  const res = state.resources[kind];
+  const title = singular(kind) + ' · ' + (ns ? ns + '/' : '') + name;
+  $('#title').textContent = title;
+  document.title = title + ' · devk dashboard';
+  const actions = h('span', { class: 'actions' });
+  const related = h('div', { class: 'stack' });
+  const events = sectionCard('events', 'Events', { dataset: { section: 'events' } });
+  const yamlCard = h('section', { class: 'card', dataset: { section: 'yaml' } });
+  $('#view').append(
+    h('div', { class: 'toolbar bare' }, h('a', { href: 'javascript:history.back()', onclick: (e) => { e.preventDefault(); history.back(); } }, '← Back'),
+      h('span', { class: 'spacer' }), actions),
+    related, events.sec, yamlCard);
+  const sections = {};
+  let drawnActions = false;
+  const refresh = async () => {
+    try {
+      const rel = await getJSON('api/related?' + q({ kind, namespace: ns, name }));
+      if (!drawnActions && rel.self && res && res.actions) {
+        drawnActions = true;
+        actions.replaceChildren(...res.actions.map((a) => ACTIONS[a](rel.self)));
+      }
+      for (const sec of rel.sections) {
+        if (!sections[sec.kind]) {
+          sections[sec.kind] = sectionCard(sec.kind, sec.title, { dataset: { section: sec.kind } });
+          related.append(sections[sec.kind].sec);
+        }
+        sections[sec.kind].set(sec.rows);
+      }
+      events.set(rel.events);
+    } catch (e) {
+      events.error(e.message);
+    }
+  };
+  state.redraw = () => { events.draw(); Object.values(sections).forEach((s) => s.draw()); };
+  refresh();
+  every(5000, refresh);
+  yamlEditor(yamlCard, kind, ns, name);
+}
+
+// applyForm is the buttons, error and outcome of a YAML form: Dry run asks the API server
+// only; Apply dry-runs every object, then applies them all (server-side apply).
+function applyForm(prefix, textarea, namespace, onApplied) {
+  const error = h('div', { class: 'error', id: prefix + '-error', hidden: true });
+  const result = h('ul', { class: 'applied', id: prefix + '-result' });
+  const run = async (dryRun, btn) => {
+    error.hidden = true;
+    result.replaceChildren();
+    btn.disabled = true;
+    try {
+      const out = await post('api/apply', { yaml: textarea.value, namespace: namespace(), dryRun });
+      result.replaceChildren(...out.applied.map((a) => h('li', {},
+        state.resources[a.kind] && !dryRun ? h('a', { href: objectLink(a) }, a.object) : a.object, ' ', a.action)));
+      if (!dryRun) onApplied(out.applied);
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      btn.disabled = false;
+    }
+  };
+  const dry = h('button', { type: 'button', 'data-action': 'dry-run', onclick: () => run(true, dry) }, 'Dry run');
+  const apply = h('button', { type: 'button', class: 'primary', 'data-action': 'apply', onclick: () => run(false, apply) }, 'Apply');
+  return { buttons: [dry, apply], error, result };
+}
+
+function yamlEditor(card, kind, ns, name) {
+  const pre = h('pre', { class: 'yaml', id: 'yaml' }, 'Loading…');
+  const load = async () => {
+    try { pre.textContent = await (await api('api/yaml?' + q({ kind, namespace: ns, name }))).text(); } catch (e) { pre.textContent = e.message; }
+  };
+  const show = () => {
+    card.replaceChildren(h('div', { class: 'toolbar' }, h('strong', {}, 'YAML'), h('span', { class: 'spacer' }),
+      // A Secret's YAML hides its values: applied back, it would overwrite them.
+      kind === 'secrets' ? null : h('button', { 'data-action': 'edit-yaml', onclick: edit }, 'Edit'),
+      h('button', { onclick: () => navigator.clipboard.writeText(pre.textContent).then(() => toast('Copied')) }, 'Copy')), pre);
+  };
+  const edit = async () => {
+    await load(); // what is there now, not what was there when the page opened
+    const ta = h('textarea', { class: 'yaml-edit', id: 'yaml-edit', spellcheck: 'false' });
+    ta.value = pre.textContent;
+    const form = applyForm('apply', ta, () => ns, () => { toast('Applied ' + name); load().then(show); });
+    card.replaceChildren(h('div', { class: 'toolbar' }, h('strong', {}, 'Edit YAML'),
+      h('span', { class: 'note' }, 'Server-side apply: a dry run on the API server first, then the change.'),
+      h('span', { class: 'spacer' }), h('button', { 'data-action': 'cancel-edit', onclick: () => { load().then(show); } }, 'Cancel'), form.buttons),
+    form.error, ta, form.result);
+    ta.focus();
+  };
+  show();
+  load();
+}
+
+function renderCreate() {
+  $('#title').textContent = 'Create';
+  document.title = 'Create · devk dashboard';
+  const ta = h('textarea', { class: 'yaml-edit', id: 'create-yaml', spellcheck: 'false',
+    placeholder: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: example\ndata:\n  key: value\n---\n(more objects, one document each)' });
+  const ns = () => state.namespace || 'default';
+  const form = applyForm('create', ta, ns, (applied) => toast('Applied ' + applied.map((a) => a.object).join(', ')));
+  $('#view').append(h('section', { class: 'card' },
+    h('div', { class: 'toolbar' }, h('strong', {}, 'Paste YAML'),
+      h('span', { class: 'note' }, 'Objects that name no namespace go to ' + ns() + '.'), h('span', { class: 'spacer' }), form.buttons),
+    form.error, ta, form.result));
+  ta.focus();
+}
+
+// ---- shell ------------------------------------------------------------------------
+
+// wsURL is a WebSocket URL relative to the page, as every other URL of the page.
+function wsURL(rel) {
+  const u = new URL(rel, location.href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+async function renderShell(ns, pod, container) {
+  $('#title').textContent = 'Shell · ' + ns + '/' + pod;
+  document.title = 'Shell · ' + pod + ' · devk dashboard';
+  const select = h('select', { id: 'shell-container' });
+  const status = h('span', { class: 'note', id: 'shell-status' }, 'loading…');
+  const screen = h('div', { class: 'terminal', id: 'terminal' });
+  const reconnect = h('button', { 'data-action': 'reconnect' }, 'Reconnect');
+  $('#view').append(h('section', { class: 'card' },
+    h('div', { class: 'toolbar' }, h('a', { href: `#/object/pods/${enc(ns)}/${enc(pod)}` }, '← Pod'),
+      h('label', {}, 'Container ', select), reconnect, h('span', { class: 'spacer' }), status),
+    screen));
+  try {
+    const list = await getJSON('api/list?' + q({ kind: 'pods', namespace: ns }));
+    const row = list.rows.find((r) => r.name === pod);
+    if (!row) throw new Error(`pod ${ns}/${pod} not found`);
+    for (const c of row.containers || []) select.append(h('option', { value: c }, c));
+    if (container) select.value = container;
+  } catch (e) {
+    status.textContent = e.message;
+    return;
+  }
+  loadStyle('vendor/xterm.css');
+  try {
+    await loadScript('vendor/xterm.js');
+    await loadScript('vendor/addon-fit.js');
+  } catch (e) {
+    screen.replaceChildren(h('div', { class: 'error' }, 'The terminal widget (xterm.js) is not in this build of the dashboard: ' + e.message));
+    status.textContent = '';
+    return;
+  }
+  const term = new window.Terminal({ cursorBlink: true, fontSize: 13, scrollback: 5000,
+    fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace' });
+  const fit = new window.FitAddon.FitAddon();
+  term.loadAddon(fit);
+  term.open(screen);
+  fit.fit();
+  const encoder = new TextEncoder();
+  let ws = null;
+  const sendSize = () => {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }));
+  };
+  const connect = () => {
+    if (ws) ws.close();
+    term.reset();
+    status.textContent = 'connecting…';
+    const sock = new WebSocket(wsURL('api/exec?' + q({ namespace: ns, pod, container: select.value })));
+    ws = sock;
+    sock.binaryType = 'arraybuffer';
+    sock.onopen = () => { status.textContent = 'connected to ' + select.value; sendSize(); term.focus(); };
+    sock.onmessage = (e) => {
+      if (typeof e.data !== 'string') { term.write(new Uint8Array(e.data)); return; }
+      const c = JSON.parse(e.data);
+      if (c.type === 'exit') {
+        status.textContent = c.error ? 'ended: ' + c.error : 'the shell exited';
+        term.write('\r\n\x1b[2m[' + (c.error ? 'ended: ' + c.error : 'the shell exited') + ']\x1b[0m\r\n');
+      }
+    };
+    sock.onclose = () => { if (ws === sock && status.textContent.startsWith('connect')) status.textContent = 'disconnected'; };
+  };
+  term.onData((d) => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(d)); });
+  term.onResize(sendSize);
+  const observer = new ResizeObserver(() => fit.fit());
+  observer.observe(screen);
+  reconnect.addEventListener('click', connect);
+  select.addEventListener('change', connect);
+  state.cleanup.push(() => { observer.disconnect(); if (ws) ws.close(); term.dispose(); });
+  connect();
+}
+
+// ---- port forwards ----------------------------------------------------------------
+
+function renderForwards() {
+  $('#title').textContent = 'Port forwards';
+  document.title = 'Port forwards · devk dashboard';
+  const body = h('div', {}, h('div', { class: 'empty' }, 'Loading…'));
+  $('#view').append(h('section', { class: 'card' },
+    h('h2', {}, 'Port forwards on this machine'),
+    h('div', { class: 'body note' }, 'Each listens on 127.0.0.1 while devk dashboard runs, with your kubeconfig\'s credentials. Start one with Forward on a pod or Service.'),
+    body));
+  const refresh = async () => {
+    try {
+      const list = await getJSON('api/forwards');
+      if (!list.length) { body.replaceChildren(h('div', { class: 'empty' }, 'No port forwards.')); return; }
+      body.replaceChildren(h('table', {},
+        h('thead', {}, h('tr', {}, ['URL', 'Target', 'Pod', 'Started', 'Status', ''].map((c) => h('th', {}, c)))),
+        h('tbody', {}, list.map((f) => h('tr', { dataset: { id: f.id, kind: f.kind, namespace: f.namespace, name: f.name } },
+          h('td', { class: 'name' }, f.url ? h('a', { href: f.url, target: '_blank', rel: 'noopener', class: 'forward-url mono' }, f.url) : ''),
+          h('td', {}, `${singular(f.kind).toLowerCase()}/${f.namespace}/${f.name}:${f.port}`),
+          h('td', {}, `${f.pod}:${f.podPort}`),
+          h('td', { class: 'age', title: f.started }, age(f.started)),
+          h('td', {}, f.active ? h('span', { class: 'pill ok' }, 'active') : h('span', { class: 'pill bad', title: f.error }, 'stopped: ' + (f.error || ''))),
+          h('td', { class: 'actions' }, h('button', { 'data-action': 'stop-forward', onclick: async () => {
+            try { await post('api/forwards/stop', { id: f.id }); refresh(); } catch (e) { toast(e.message, true); }
+          } }, f.active ? 'Stop' : 'Remove')))))));
+    } catch (e) {
+      body.replaceChildren(h('div', { class: 'error' }, e.message));
+    }
+  };
+  refresh();
+  every(3000, refresh);
+}
+
+// ---- a workload's logs: every pod at once -------------------------------------------
+
+function renderWorkloadLogs(kind, ns, name) {
+  const root = $('#view');
+  $('#title').textContent = 'Logs · ' + singular(kind).toLowerCase() + ' ' + ns + '/' + name;
+  const lines = h('div', { id: 'log-lines' });
+  const out = h('pre', { class: 'log', id: 'log-output' }, lines);
+  const follow = h('input', { type: 'checkbox', checked: true, id: 'log-follow' });
+  const wrap = h('input', { type: 'checkbox', id: 'log-wrap' });
+  const pods = h('span', { class: 'log-pods', id: 'log-pods' });
+  const status = h('span', { class: 'note', id: 'log-status' }, 'connecting…');
+  root.append(h('section', { class: 'card' },
+    h('div', { class: 'toolbar' },
+      h('a', { href: `#/object/${kind}/${enc(ns)}/${enc(name)}` }, '← ' + singular(kind)),
+      h('label', {}, follow, 'Follow'), h('label', {}, wrap, 'Wrap lines'),
+      h('button', { onclick: () => lines.replaceChildren() }, 'Clear'), pods,
+      h('span', { class: 'spacer' }), status),
+    out));
+  wrap.addEventListener('change', () => out.classList.toggle('wrap', wrap.checked));
+  const colours = {};
+  const colour = (pod) => (colours[pod] ??= 'c' + (Object.keys(colours).length % 6));
+  let es = null;
+  const sys = (text) => lines.append(h('div', { class: 'line sys' }, text));
+  const start = () => {
+    if (es) es.close();
+    lines.replaceChildren();
+    pods.replaceChildren();
+    status.textContent = 'connecting…';
+    es = new EventSource('api/workloadlogs?' + q({ kind, namespace: ns, name, follow: follow.checked ? 1 : 0 }));
+    es.onopen = () => { status.textContent = follow.checked ? 'streaming' : 'loaded'; setLive(true); };
+    es.addEventListener('start', (e) => {
+      const l = JSON.parse(e.data);
+      pods.append(h('span', { class: 'tag ' + colour(l.pod), dataset: { pod: l.pod } }, l.pod + (l.container ? '/' + l.container : '')));
+    });
+    es.addEventListener('line', (e) => {
+      const l = JSON.parse(e.data);
+      const stick = out.scrollTop + out.clientHeight >= out.scrollHeight - 30;
+      lines.append(h('div', { class: 'line', dataset: { pod: l.pod } }, h('span', { class: 'prefix ' + colour(l.pod) }, l.pod + ' '), l.text));
+      while (lines.childElementCount > MAX_LOG_LINES) lines.firstElementChild.remove();
+      if (stick) out.scrollTop = out.scrollHeight;
+    });
+    es.addEventListener('stop', (e) => {
+      const l = JSON.parse(e.data);
+      if (l.error || follow.checked) sys(`— ${l.pod}/${l.container} ended${l.error ? ': ' + l.error : ''} —`);
+    });
+    es.addEventListener('end', () => { es.close(); status.textContent = 'ended'; });
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) return;
+      es.close();
+      status.textContent = 'disconnected';
+      sys('— disconnected; toggle Follow to reconnect —');
+    };
+  };
+  state.cleanup.push(() => es && es.close());
+  follow.addEventListener('change', start);
+  start();
+}
+
+// ---- secrets --------------------------------------------------------------------
 
 async function renderSecret(ns, name) {
   $('#title').textContent = 'Secret · ' + ns + '/' + name;
   const body = h('div', {}, h('div', { class: 'empty' }, 'Loading…'));
   $('#view').append(h('section', { class: 'card' },
     h('div', { class: 'toolbar' }, h('a', { href: '#/secrets' }, '← Secrets'), h('span', { class: 'spacer' }),
-      h('a', { href: `#/yaml/secrets/${enc(ns)}/${enc(name)}` }, 'YAML (values hidden)')),
+      h('a', { href: `#/object/secrets/${enc(ns)}/${enc(name)}` }, 'Events and YAML (values hidden)')),
     body));
   const params = { namespace: ns, name };
   try {
@@ -448,16 +801,27 @@ async function renderSecret(ns, name) {
 
 function route() {
   for (const fn of state.cleanup.splice(0)) fn();
+  state.redraw = null;
   $('#view').replaceChildren();
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const name = parts[0] || 'overview';
-  const navView = { logs: 'workloads', yaml: null, secret: 'secrets' }[name] ?? name;
+  // Pages of one object are under the view of their kind.
+  const navView = { logs: 'workloads', wlogs: 'workloads', shell: 'workloads', object: null, yaml: null, secret: 'secrets' }[name] ?? name;
   document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.dataset.view === navView));
   const view = VIEWS[name];
-  $('#namespace').disabled = !(view && view.kinds && view.kinds.some((k) => state.resources[k] && state.resources[k].namespaced));
+  $('#namespace').disabled = !(view && view.kinds && view.kinds.some((k) => state.resources[k] && state.resources[k].namespaced)) && name !== 'create';
+  // The filter box narrows every list of a page; a new page starts unfiltered.
+  const filter = $('#filter');
+  filter.disabled = !((view && view.kinds) || name === 'object' || name === 'yaml');
+  if (state.filterPage !== location.hash) { filter.value = ''; state.filter = ''; state.filterPage = location.hash; }
+  const ns = (v) => (v === '-' ? '' : v);
   if (name === 'logs') return renderLogs(parts[1], parts[2], parts[3]);
-  if (name === 'yaml') return renderYAML(parts[1], parts[2], parts[3]);
+  if (name === 'wlogs') return renderWorkloadLogs(parts[1], parts[2], parts[3]);
+  if (name === 'object' || name === 'yaml') return renderObject(parts[1], ns(parts[2]), parts[3]);
   if (name === 'secret') return renderSecret(parts[1], parts[2]);
+  if (name === 'shell') return renderShell(parts[1], parts[2], parts[3]);
+  if (name === 'forwards') return renderForwards();
+  if (name === 'create') return renderCreate();
   if (!view) { location.hash = '#/overview'; return; }
   $('#title').textContent = view.title;
   document.title = view.title + ' · devk dashboard';
@@ -493,6 +857,11 @@ async function boot() {
     route();
   });
   await loadNamespaces();
+  const filter = $('#filter');
+  filter.addEventListener('input', () => {
+    state.filter = filter.value;
+    if (state.redraw) state.redraw();
+  });
   window.addEventListener('hashchange', route);
   route();
 }
