@@ -23,6 +23,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -31,7 +32,11 @@ import (
 // Deployment, the scale action changes its replica count (checked with client-go) and
 // the list follows without a reload, logs stream, secret values stay hidden until
 // revealed, the overview shows usage once metrics-server runs, a pod can be deleted,
-// and the dashboard's ServiceAccount may do nothing more. The local server answers only
+// and the dashboard's ServiceAccount may do nothing more. The Headlamp essentials too:
+// logs of all of a Deployment's pods at once, a filter box narrowing a list, a shell
+// running `echo hi` in a container (xterm.js), a port forward answering on 127.0.0.1,
+// a Deployment's page (ReplicaSets, pods, Services, events) and an edit of its replicas
+// in YAML (server-side apply; an invalid edit shows the API server's error). The local server answers only
 // with the token of the printed URL: the browser opens that URL once (the token becomes
 // a cookie), HTTP calls send it as a bearer token, and calls without it get 401. The
 // first run builds the dashboard's image (a minute or more); later runs use the image
@@ -55,6 +60,9 @@ func TestDashboard(t *testing.T) {
 	t.Logf("devk start took %s", r.Duration.Round(time.Millisecond))
 	cs := env.Client()
 	if err := dashTicker(ctx, cs, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := dashWeb(ctx, cs); err != nil {
 		t.Fatal(err)
 	}
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db-creds"}, StringData: map[string]string{"password": "s3cret-value", "user": "app"}}
@@ -93,6 +101,8 @@ func TestDashboard(t *testing.T) {
 		tests := []struct{ name, url, auth string }{
 			{"no credential", reveal, ""},
 			{"no credential, a watch stream", url + "api/watch?kinds=pods", ""},
+			{"no credential, a shell", url + "api/exec?namespace=default&pod=ticker", ""},
+			{"no credential, the port forwards", url + "api/forwards", ""},
 			{"a wrong token in the query", reveal + "&token=" + strings.Repeat("A", len(token)), ""},
 			{"a wrong bearer token", reveal, "Bearer " + strings.Repeat("A", len(token))},
 		}
@@ -202,6 +212,127 @@ func TestDashboard(t *testing.T) {
 		b.screenshot(t, filepath.Join(shots, "logs.png"))
 	})
 
+	t.Run("logs of every pod of a Deployment at once", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/workloads"))
+		b.waitJS(t, time.Minute, `document.querySelector('tr[data-kind="deployments"][data-name="ticker"] button[data-action="logs"]') !== null`)
+		b.do(t, chromedp.Click(chromedp.CSS(`tr[data-kind="deployments"][data-name="ticker"] button[data-action="logs"]`)))
+		// Lines of each of the three pods, each line named by its pod.
+		b.waitJS(t, time.Minute, `new Set([...document.querySelectorAll('#log-lines .line[data-pod]')].filter((l) => /tick \d+/.test(l.textContent)).map((l) => l.dataset.pod)).size === 3`)
+		b.screenshot(t, filepath.Join(shots, "logs-all-pods.png"))
+	})
+
+	t.Run("a filter narrows a list", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/workloads"))
+		b.waitJS(t, time.Minute, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 3 && document.querySelectorAll('tr[data-kind="pods"][data-name^="web-"]').length === 1`)
+		// A label term keeps only the pods that carry it.
+		b.do(t, chromedp.SendKeys(chromedp.ID("filter"), "app=web"))
+		b.waitJS(t, 10*time.Second, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 0 && document.querySelectorAll('tr[data-kind="pods"][data-name^="web-"]').length === 1`)
+		b.waitJS(t, 10*time.Second, `document.querySelector('section[data-kind="pods"] .count').textContent.startsWith('1/')`)
+		// A word matches names.
+		b.do(t, chromedp.SetValue(chromedp.ID("filter"), ""), chromedp.SendKeys(chromedp.ID("filter"), "ticker"))
+		b.waitJS(t, 10*time.Second, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 3 && document.querySelectorAll('tr[data-kind="pods"][data-name^="web-"]').length === 0`)
+	})
+
+	t.Run("a shell in a container runs echo hi", func(t *testing.T) {
+		pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=ticker"})
+		if err != nil || len(pods.Items) == 0 {
+			t.Fatalf("ticker pods: %v", err)
+		}
+		b.do(t, chromedp.Navigate(url+"#/workloads"))
+		sel := fmt.Sprintf(`tr[data-kind="pods"][data-name=%q] button[data-action="shell"]`, pods.Items[0].Name)
+		b.waitJS(t, time.Minute, fmt.Sprintf(`document.querySelector(%s) !== null`, strconv.Quote(sel)))
+		b.do(t, chromedp.Click(chromedp.CSS(sel)))
+		b.waitJS(t, time.Minute, `document.querySelector('#shell-status')?.textContent.startsWith('connected')`)
+		// The prompt shows once the shell runs; then type as a user does.
+		b.waitJS(t, 30*time.Second, `[...document.querySelectorAll('#terminal .xterm-rows > div')].some((r) => r.textContent.trim().length > 0)`)
+		b.do(t, chromedp.Click(chromedp.CSS(`#terminal .xterm-screen`)), chromedp.KeyEvent("echo hi\r"))
+		b.waitJS(t, 30*time.Second, `[...document.querySelectorAll('#terminal .xterm-rows > div')].some((r) => r.textContent.trim() === 'hi')`)
+		b.screenshot(t, filepath.Join(shots, "shell.png"))
+	})
+
+	t.Run("a port forward answers on 127.0.0.1", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/services"))
+		sel := `tr[data-kind="services"][data-name="web"] button[data-action="forward"]`
+		b.waitJS(t, time.Minute, fmt.Sprintf(`document.querySelector(%s) !== null`, strconv.Quote(sel)))
+		b.do(t, chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.ID("forward-port")),
+			chromedp.Click(chromedp.CSS(`#dialog button[data-action="confirm"]`)))
+		b.waitJS(t, time.Minute, `document.querySelector('tr[data-name="web"] a.forward-url') !== null`)
+		fwd := b.evalString(t, `document.querySelector('tr[data-name="web"] a.forward-url').textContent`)
+		if !strings.HasPrefix(fwd, "http://127.0.0.1:") {
+			t.Fatalf("forward URL %q, want http://127.0.0.1:PORT", fwd)
+		}
+		err := Eventually(ctx, 30*time.Second, func() error {
+			body, err := dashGet(ctx, fwd, "")
+			if err == nil && !strings.Contains(body, "hello from web") {
+				err = fmt.Errorf("answered %q", body)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("GET %s: %v", fwd, err)
+		}
+		b.screenshot(t, filepath.Join(shots, "forwards.png"))
+		// Stopping it closes the port.
+		b.do(t, chromedp.Click(chromedp.CSS(`tr[data-name="web"] button[data-action="stop-forward"]`)))
+		b.waitJS(t, 30*time.Second, `document.querySelector('tr[data-name="web"] a.forward-url') === null`)
+		if _, err := dashGet(ctx, fwd, ""); err == nil {
+			t.Errorf("%s still answers after Stop", fwd)
+		}
+	})
+
+	t.Run("a Deployment's page, and its replicas edited in YAML", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/workloads"))
+		b.waitJS(t, time.Minute, `document.querySelector('tr[data-kind="deployments"][data-name="ticker"] td.name a') !== null`)
+		b.do(t, chromedp.Click(chromedp.CSS(`tr[data-kind="deployments"][data-name="ticker"] td.name a`)))
+		// Its ReplicaSets, its pods, the Services that select them, its own events.
+		b.waitJS(t, time.Minute, `document.querySelectorAll('section[data-section="replicasets"] tr[data-kind="replicasets"]').length >= 1 &&
+			document.querySelectorAll('section[data-section="pods"] tr[data-kind="pods"][data-name^="ticker-"]').length === 3 &&
+			document.querySelector('section[data-section="services"] tr[data-name="ticker"]') !== null &&
+			document.querySelector('section[data-section="services"] tr[data-name="web"]') === null &&
+			document.querySelector('section[data-section="events"]').textContent.includes('ScalingReplicaSet')`)
+		b.waitJS(t, time.Minute, `document.querySelector('#yaml').textContent.includes('kind: Deployment')`)
+		b.screenshot(t, filepath.Join(shots, "deployment.png"))
+		edit := func(replicas string) {
+			b.do(t, chromedp.Click(chromedp.CSS(`button[data-action="edit-yaml"]`)), chromedp.WaitVisible(chromedp.ID("yaml-edit")))
+			// spec comes before status: the first "  replicas:" is the spec's.
+			b.evalString(t, fmt.Sprintf(`(() => { const ta = document.querySelector('#yaml-edit'); ta.value = ta.value.replace(/^  replicas: \d+$/m, '  replicas: %s'); return ''; })()`, replicas))
+		}
+		// An invalid edit: the dry run fails and the form shows the API server's error.
+		edit("-1")
+		b.do(t, chromedp.Click(chromedp.CSS(`button[data-action="apply"]`)))
+		b.waitJS(t, 30*time.Second, `!document.querySelector('#apply-error').hidden && document.querySelector('#apply-error').textContent.includes('spec.replicas')`)
+		if d, err := cs.AppsV1().Deployments("default").Get(ctx, "ticker", metav1.GetOptions{}); err != nil || *d.Spec.Replicas != 3 {
+			t.Fatalf("after a refused edit: %v", err)
+		}
+		b.do(t, chromedp.Click(chromedp.CSS(`button[data-action="cancel-edit"]`)))
+		edit("2")
+		b.do(t, chromedp.Click(chromedp.CSS(`button[data-action="apply"]`)))
+		err := Eventually(ctx, time.Minute, func() error {
+			d, err := cs.AppsV1().Deployments("default").Get(ctx, "ticker", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if *d.Spec.Replicas != 2 || d.Status.ReadyReplicas != 2 {
+				return fmt.Errorf("replicas %d, ready %d; want 2", *d.Spec.Replicas, d.Status.ReadyReplicas)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.waitJS(t, time.Minute, `document.querySelectorAll('section[data-section="pods"] tr[data-kind="pods"][data-name^="ticker-"]').length === 2`)
+	})
+
+	t.Run("an object from pasted YAML", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(url+"#/create"), chromedp.WaitVisible(chromedp.ID("create-yaml")))
+		b.evalString(t, `(() => { document.querySelector('#create-yaml').value = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pasted\n  namespace: default\ndata:\n  greeting: hello\n'; return ''; })()`)
+		b.do(t, chromedp.Click(chromedp.CSS(`button[data-action="apply"]`)))
+		b.waitJS(t, 30*time.Second, `document.querySelector('#create-result').textContent.includes('configmap/pasted created')`)
+		if cm, err := cs.CoreV1().ConfigMaps("default").Get(ctx, "pasted", metav1.GetOptions{}); err != nil || cm.Data["greeting"] != "hello" {
+			t.Fatalf("the pasted ConfigMap: %v %v", cm, err)
+		}
+	})
+
 	t.Run("secret values stay hidden until revealed", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(url+"#/secret/default/db-creds"))
 		b.waitJS(t, time.Minute, `document.querySelectorAll('tr[data-key]').length === 2`)
@@ -262,6 +393,16 @@ func TestDashboard(t *testing.T) {
 			{"delete", "", "pods", "", true},
 			{"update", "apps", "deployments", "scale", true},
 			{"get", "", "secrets", "", true},
+			{"list", "apps", "replicasets", "", true},
+			{"watch", "", "events", "", true},
+			// Shells, port forwards and apply run in devk dashboard with the user's
+			// credentials: the dashboard itself gets none of that.
+			{"get", "", "pods", "exec", false},
+			{"create", "", "pods", "portforward", false},
+			{"patch", "", "services", "", false},
+			{"patch", "", "configmaps", "", false},
+			{"create", "", "configmaps", "", false},
+			{"patch", "apps", "replicasets", "", false},
 			{"create", "", "pods", "", false},
 			{"create", "", "pods", "exec", false},
 			{"delete", "apps", "deployments", "", false},
@@ -313,6 +454,53 @@ func dashTicker(ctx context.Context, cs kubernetes.Interface, replicas int32) er
 		}
 		if d.Status.ReadyReplicas != replicas {
 			return fmt.Errorf("ticker: %d of %d ready", d.Status.ReadyReplicas, replicas)
+		}
+		return nil
+	})
+}
+
+// dashWeb runs Deployment web in default, busybox's httpd answering "hello from web" on
+// container port 8080 (named http), Service web (port 80 to it), and Service ticker,
+// which selects the ticker's pods.
+func dashWeb(ctx context.Context, cs kubernetes.Interface) error {
+	labels := map[string]string{"app": "web"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: new(int64),
+					Containers: []corev1.Container{{
+						Name: "web", Image: "busybox:1.37",
+						Command: []string{"sh", "-c", `mkdir -p /www && echo "hello from web" > /www/index.html && exec httpd -f -p 8080 -h /www`},
+						Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+					}},
+				},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	for _, svc := range []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{Selector: labels,
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("http")}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "ticker"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "ticker"},
+			Ports: []corev1.ServicePort{{Port: 80}}}},
+	} {
+		if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	return Eventually(ctx, 2*time.Minute, func() error {
+		d, err := cs.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d.Status.ReadyReplicas != 1 {
+			return fmt.Errorf("web: %d of 1 ready", d.Status.ReadyReplicas)
 		}
 		return nil
 	})
@@ -392,13 +580,16 @@ func dashServe(t *testing.T, ctx context.Context, env *Env) string {
 	return ""
 }
 
-// dashGet reads url from the local server, with the launch's token as a script sends it.
+// dashGet reads url from the local server, with the launch's token as a script sends it
+// (none when token is empty).
 func dashGet(ctx context.Context, url, token string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return "", err
