@@ -86,7 +86,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'")
+		// Scripts only from the dashboard itself. Styles may be inline: the terminal
+		// widget (xterm.js) sizes and colours its rows through <style> elements it writes.
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(CSRFHeader) != "1" {
 			writeError(w, http.StatusForbidden, fmt.Errorf("changes need the %s: 1 header", CSRFHeader))
 			return

@@ -34,6 +34,10 @@ type Server struct {
 
 // New is a Server that reaches the cluster with cfg (the user's kubeconfig).
 func New(cfg *rest.Config) (*Server, error) {
+	cfg = rest.CopyConfig(cfg)
+	// Discovery on the first apply asks for every API group: the default 5 QPS would
+	// throttle it (and klog would say so on the terminal).
+	cfg.QPS, cfg.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)

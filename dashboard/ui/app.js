@@ -33,7 +33,7 @@ const state = {
 const VIEWS = {
   overview: { title: 'Overview' },
   namespaces: { title: 'Namespaces', kinds: ['namespaces'] },
-  workloads: { title: 'Workloads', kinds: ['deployments', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'pods'] },
+  workloads: { title: 'Workloads', kinds: ['deployments', 'replicasets', 'statefulsets', 'daemonsets', 'jobs', 'cronjobs', 'pods'] },
   services: { title: 'Services', kinds: ['services'] },
   ingresses: { title: 'Ingresses', kinds: ['ingresses'] },
   configmaps: { title: 'ConfigMaps', kinds: ['configmaps'] },
