@@ -479,7 +479,10 @@ function sectionCard(kind, title, attrs) {
     else if (!shown.length) wrap.replaceChildren(h('div', { class: 'empty' }, 'Nothing matches the filter.'));
     else wrap.replaceChildren(renderTable(res, shown, false));
   };
-  return { sec, draw, set: (r) => { rows = r; draw(); }, error: (msg) => wrap.replaceChildren(h('div', { class: 'error' }, msg)) };
+  let last = null;
+  // Redrawn only when something changed: a button must not go away under the pointer.
+  const set = (r) => { const json = JSON.stringify(r); if (json !== last) { last = json; rows = r; draw(); } };
+  return { sec, draw, set, error: (msg) => { last = null; wrap.replaceChildren(h('div', { class: 'error' }, msg)); } };
 }
 
 async function renderObject(kind, ns, name) {
@@ -676,9 +679,14 @@ function renderForwards() {
     h('h2', {}, 'Port forwards on this machine'),
     h('div', { class: 'body note' }, 'Each listens on 127.0.0.1 while devk dashboard runs, with your kubeconfig\'s credentials. Start one with Forward on a pod or Service.'),
     body));
+  let last = null;
   const refresh = async () => {
     try {
       const list = await getJSON('api/forwards');
+      // Redrawn only when something changed: a button must not go away under the pointer.
+      const json = JSON.stringify(list);
+      if (json === last) return;
+      last = json;
       if (!list.length) { body.replaceChildren(h('div', { class: 'empty' }, 'No port forwards.')); return; }
       body.replaceChildren(h('table', {},
         h('thead', {}, h('tr', {}, ['URL', 'Target', 'Pod', 'Started', 'Status', ''].map((c) => h('th', {}, c)))),
@@ -692,6 +700,7 @@ function renderForwards() {
             try { await post('api/forwards/stop', { id: f.id }); refresh(); } catch (e) { toast(e.message, true); }
           } }, f.active ? 'Stop' : 'Remove')))))));
     } catch (e) {
+      last = null;
       body.replaceChildren(h('div', { class: 'error' }, e.message));
     }
   };
