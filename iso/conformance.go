@@ -1,12 +1,14 @@
 package iso
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -330,10 +332,13 @@ func writeStandIns(archive, rootfs, busybox, bins, k8sDir string, refs []string)
 	// (alpine and busybox based): its messages are what tests compare, and unlike
 	// Debian's (which reverts the change) it passes environment variables whose names
 	// contain "-" on to the commands it runs (the ConfigMap and Secret env tests).
-	shell, err := fileLayer(dir, "shell", []layerFile{
-		{Path: "usr/local/bin/busybox", Mode: 0o755, Source: busybox},
-		{Path: "usr/bin/sh", Linkname: "/usr/local/bin/busybox"},
-	})
+	// Its applets fill in the commands the Debian base lacks, where the upstream busybox
+	// image has them (tests run /bin/sysctl, for one).
+	shellFiles, err := busyboxFiles(busybox, rootfs)
+	if err != nil {
+		return err
+	}
+	shell, err := fileLayer(dir, "shell", shellFiles)
 	if err != nil {
 		return err
 	}
@@ -390,7 +395,7 @@ func busyboxKey() string {
 // assembler: both are left out, as Debian does.
 const busyboxBuild = "cd /tmp && tar xjf busybox.tar.bz2 && cd busybox-" + BusyboxVersion + " && make defconfig >/dev/null && " +
 	"sed -i -e 's/^CONFIG_TC=y/# CONFIG_TC is not set/' -e 's/^CONFIG_SHA1_HWACCEL=y/# CONFIG_SHA1_HWACCEL is not set/' " +
-	"-e 's/^CONFIG_SHA256_HWACCEL=y/# CONFIG_SHA256_HWACCEL is not set/' .config && make -j2 busybox"
+	"-e 's/^CONFIG_SHA256_HWACCEL=y/# CONFIG_SHA256_HWACCEL is not set/' .config && make -j2 busybox && ./busybox --list >applets.txt"
 
 func (b *Builder) upstreamBusybox(ctx context.Context) (string, error) {
 	path := filepath.Join(b.CacheDir, "busybox-"+BusyboxVersion+"-"+busyboxKey()[:16])
@@ -401,15 +406,20 @@ func (b *Builder) upstreamBusybox(ctx context.Context) (string, error) {
 		if err := downloadVerified(ctx, url, src, busyboxSHA256); err != nil {
 			return fmt.Errorf("%w: BusyBox source: %v", ErrBuildFailed, err)
 		}
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return err
+		}
+		built := "/tmp/busybox-" + BusyboxVersion
 		args := []string{"--variant=minbase", "--include=gcc,make,libc6-dev,bzip2",
 			"--customize-hook=upload " + src + " /tmp/busybox.tar.bz2",
 			`--customize-hook=chroot "$1" sh -c "$DEVK_BUSYBOX_BUILD"`,
-			"--customize-hook=download /tmp/busybox-" + BusyboxVersion + "/busybox " + tmp,
+			"--customize-hook=download " + built + "/busybox " + filepath.Join(tmp, "busybox"),
+			"--customize-hook=download " + built + "/applets.txt " + filepath.Join(tmp, "applets.txt"),
 			Suite, "/dev/null", mirror}
 		if err := b.run(ctx, "", []string{"DEVK_BUSYBOX_BUILD=" + busyboxBuild}, "mmdebstrap", args...); err != nil {
 			return fmt.Errorf("%w: building BusyBox (is the Debian mirror %s reachable?): %v", ErrBuildFailed, mirror, err)
 		}
-		return os.Chmod(tmp, 0o755)
+		return os.Chmod(filepath.Join(tmp, "busybox"), 0o755)
 	})
 }
 
@@ -461,4 +471,55 @@ func fileSHA256(path string) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// busyboxFiles are BusyBox (in the folder the build left: busybox, applets.txt), sh, and
+// a link for each applet the root filesystem has no command of that name for.
+func busyboxFiles(busyboxDir, rootfs string) ([]layerFile, error) {
+	applets, err := os.ReadFile(filepath.Join(busyboxDir, "applets.txt"))
+	if err != nil {
+		return nil, err
+	}
+	have, err := commandsIn(rootfs)
+	if err != nil {
+		return nil, err
+	}
+	files := []layerFile{
+		{Path: "usr/local/bin/busybox", Mode: 0o755, Source: filepath.Join(busyboxDir, "busybox")},
+		{Path: "usr/bin/sh", Linkname: "/usr/local/bin/busybox"},
+	}
+	for _, applet := range strings.Fields(string(applets)) {
+		if !have[applet] && applet != "sh" && !strings.ContainsAny(applet, "/[") {
+			files = append(files, layerFile{Path: "usr/bin/" + applet, Linkname: "/usr/local/bin/busybox"})
+		}
+	}
+	return files, nil
+}
+
+// commandsIn lists the commands a root filesystem tar has in /usr/bin (and /bin, the same
+// folder in a merged-/usr system): the upstream image has every applet there, and tests
+// call some by that path (/bin/sysctl, which Debian keeps in /usr/sbin).
+func commandsIn(rootfs string) (map[string]bool, error) {
+	f, err := os.Open(rootfs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	have := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return have, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", rootfs, err)
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		for _, dir := range []string{"usr/bin/", "bin/"} {
+			if rest, ok := strings.CutPrefix(name, dir); ok && !strings.Contains(rest, "/") {
+				have[rest] = true
+			}
+		}
+	}
 }

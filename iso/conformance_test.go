@@ -1,6 +1,9 @@
 package iso
 
 import (
+	"archive/tar"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -64,5 +67,39 @@ func TestConformanceTools(t *testing.T) {
 		if !strings.Contains(src, `"`+b.pkg+`"`) {
 			t.Errorf("tools.go does not import %s", b.pkg)
 		}
+	}
+}
+
+func TestBusyboxFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "applets.txt"), []byte("cat\nsh\nsysctl\nwget\n[\n[[\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	f, err := os.Create(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	for _, name := range []string{"./usr/bin/cat", "./usr/sbin/sysctl", "./usr/bin/wget", "./usr/bin/sh"} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	f.Close()
+	files, err := busyboxFiles(dir, rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, lf := range files {
+		got = append(got, lf.Path+"->"+lf.Linkname)
+	}
+	// sh is always BusyBox; sysctl only in /usr/sbin gets its /bin (= /usr/bin) link;
+	// cat and wget stay Debian's.
+	want := []string{"usr/local/bin/busybox->", "usr/bin/sh->/usr/local/bin/busybox", "usr/bin/sysctl->/usr/local/bin/busybox"}
+	if !slices.Equal(got, want) {
+		t.Errorf("files %q, want %q", got, want)
 	}
 }
