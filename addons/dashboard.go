@@ -13,7 +13,7 @@ func Dashboard() Addon {
 	p := DashboardProgram()
 	return Addon{
 		Name:        "dashboard",
-		Description: "devk's web dashboard: `devk dashboard` opens it (objects, live lists, logs, scale, restart)",
+		Description: "devk's web dashboard: `devk dashboard` opens it (objects, live lists, logs, shells, port forwards, YAML apply)",
 		Namespace:   dashboard.Namespace,
 		Images:      map[string]iso.GoProgram{"Dashboard": p},
 		Manifests:   []string{"dashboard.yaml"},
