@@ -627,3 +627,23 @@ func TestUIUsesRelativeURLs(t *testing.T) {
 		t.Errorf("healthz: %d %q", code, body)
 	}
 }
+
+// TestContentSecurityPolicy: scripts come only from the dashboard (the terminal widget
+// too, served from its own files); styles may be inline, which xterm.js needs.
+func TestContentSecurityPolicy(t *testing.T) {
+	_, _, ts := newServer(t)
+	resp, err := http.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "style-src 'self' 'unsafe-inline'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "script-src") || strings.Contains(csp, "http") {
+		t.Errorf("CSP %q loosens scripts or names another origin", csp)
+	}
+}
