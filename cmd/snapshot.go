@@ -25,8 +25,8 @@ func (a *app) snapshotCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			how := "from the stopped node"
-			if snap.From == "paused" {
+			how := "from the " + snap.From + " node"
+			if snap.FrozenSeconds > 0 {
 				how = fmt.Sprintf("the workloads were frozen for %.1f s", snap.FrozenSeconds)
 			}
 			fmt.Fprintf(a.stdout, "Saved snapshot %q of cluster %q (%s) in %.1f s; %s.\n", snap.Name, a.profile, humanBytes(snap.Size), snap.Seconds, how)

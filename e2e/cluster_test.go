@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/devk-dev/devk/iso"
 )
 
 var devkBin string
@@ -135,11 +137,11 @@ func TestClusterLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.GitVersion != "v1.34.4" {
-			t.Errorf("server version %s, want v1.34.4", v.GitVersion)
+		if v.GitVersion != iso.DefaultKubernetesVersion {
+			t.Errorf("server version %s, want %s", v.GitVersion, iso.DefaultKubernetesVersion)
 		}
 		n, _ := cs.CoreV1().Nodes().Get(ctx, env.Profile, metav1.GetOptions{})
-		if n.Status.NodeInfo.KubeletVersion != "v1.34.4" {
+		if n.Status.NodeInfo.KubeletVersion != iso.DefaultKubernetesVersion {
 			t.Errorf("kubelet version %s", n.Status.NodeInfo.KubeletVersion)
 		}
 	})
@@ -160,7 +162,7 @@ func TestClusterLifecycle(t *testing.T) {
 			}
 		}
 		version := env.MustDevk(ctx, "ssh", "--", "kubelet", "--version").Stdout
-		if !strings.Contains(version, "v1.34.4") {
+		if !strings.Contains(version, iso.DefaultKubernetesVersion) {
 			t.Errorf("kubelet --version in the node: %s", version)
 		}
 	})

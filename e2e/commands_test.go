@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/devk-dev/devk/iso"
 )
 
 // configKeys are the keys of `devk config` (and DEVK_<KEY> variables).
@@ -184,7 +186,7 @@ func TestCommands(t *testing.T) {
 			decodeJSON(t, env.MustDevk(ctx, "version", "-o", "json").Stdout, &v)
 			assertGoldenFields(t, v, "version.json")
 			image, _ := Docker(ctx, "inspect", "-f", "{{.Config.Image}}", env.Profile)
-			if v["kubernetesVersion"] != "v1.34.4" || v["nodeImage"] != image || v["devk"] == "" {
+			if v["kubernetesVersion"] != iso.DefaultKubernetesVersion || v["nodeImage"] != image || v["devk"] == "" {
 				t.Errorf("version %v; node runs %s", v, image)
 			}
 		}},

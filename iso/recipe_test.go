@@ -18,7 +18,7 @@ func TestNewRecipe(t *testing.T) {
 		wantErr   bool
 		errDetail string
 	}{
-		{"", DefaultKubernetesVersion, 34, false, ""},
+		{"", DefaultKubernetesVersion, mustRecipe(t, DefaultKubernetesVersion).Minor, false, ""},
 		{"v1.34.4", "v1.34.4", 34, false, ""},
 		{"v1.30.0", "v1.30.0", 30, false, ""},
 		{"v1.33.6", "v1.33.6", 33, false, ""},
