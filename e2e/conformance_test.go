@@ -227,3 +227,27 @@ func (r testReporter) Done(err error) {
 	}
 	r.t.Logf("... done")
 }
+
+// readJUnit counts only [Conformance] tests, and as skipped only the exceptions.
+func TestReadJUnit(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "junit_01.xml")
+	xml := `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites><testsuite name="Kubernetes e2e suite">
+<testcase name="[It] [sig-node] A passes [Conformance]" status="passed"></testcase>
+<testcase name="[It] [sig-node] B fails [Conformance]" status="failed"><failure message="x"></failure></testcase>
+<testcase name="[It] [sig-apps] C [Serial] left to the other run [Conformance]" status="skipped"></testcase>
+<testcase name="[It] [sig-architecture] Conformance Tests should have at least two untainted nodes [Conformance]" status="skipped"></testcase>
+<testcase name="[It] [sig-node] D not conformance" status="passed"></testcase>
+</testsuite></testsuites>`
+	if err := os.WriteFile(report, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	excepted := regexp.MustCompile(regexp.QuoteMeta(singleNodeExceptions[1]))
+	c, err := readJUnit(report, regexp.MustCompile(`\[Conformance\]`), excepted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.String() != "1 passed, 1 failed, 1 skipped" || len(c.failedNames) != 1 || !strings.Contains(c.failedNames[0], "B fails") {
+		t.Errorf("counts %s, failed %q", c, c.failedNames)
+	}
+}
