@@ -1,6 +1,6 @@
 # devk — run `make help` for targets.
 GO ?= go
-KUBERNETES_VERSION ?= v1.34.4
+KUBERNETES_VERSION ?= v1.37.2
 BIN := bin/devk
 
 .PHONY: build node-image test test-short test-faults test-versions test-cgroup2 conformance e2e bench lint help
@@ -26,8 +26,8 @@ test-faults: build ## the fault suite alone, with its slow cases (DEVK_FAULTS_FU
 	$(BIN) node-image --kubernetes-version $(KUBERNETES_VERSION)
 	DEVK_E2E=1 DEVK_FAULTS_FULL=1 $(GO) test -count=1 -timeout 40m -v -run 'TestFaults' ./e2e/...
 
-# Three minors that run on this project's cgroup v1 hosts; override for others.
-VERSIONS ?= v1.33.13,v1.34.4,v1.35.4
+# The three newest minors (all run on this project's cgroup v1 hosts); override for others.
+VERSIONS ?= v1.35.4,v1.36.3,v1.37.2
 test-versions: build ## the lifecycle on each of VERSIONS (builds each node image from source the first time)
 	DEVK_E2E=1 DEVK_E2E_VERSIONS=$(VERSIONS) $(GO) test -count=1 -timeout 120m -v -run 'TestKubernetesVersions' ./e2e/...
 

@@ -188,7 +188,7 @@ func (e *fakeEngine) LoadImage(ctx context.Context, archive io.Reader) error {
 }
 
 func TestEnsureCacheHit(t *testing.T) {
-	r := mustRecipe(t, "v1.34.4")
+	r := mustRecipe(t, DefaultKubernetesVersion)
 	eng := &fakeEngine{labels: map[string]string{r.Tag(): r.Hash()}}
 	b := &Builder{Engine: eng, CacheDir: t.TempDir()}
 	tag, built, err := b.EnsureRecipe(context.Background(), r)

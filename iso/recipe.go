@@ -19,7 +19,7 @@ import (
 // DefaultKubernetesVersion is the newest release our end-to-end tests pass with, on
 // cgroup v1 hosts too (from v1.35 the kubelet refuses cgroup v1 unless its
 // failCgroupV1 is false, which devk sets).
-const DefaultKubernetesVersion = "v1.34.4"
+const DefaultKubernetesVersion = "v1.37.2"
 
 // NewestCgroupV1Minor is the newest minor verified on a cgroup v1 host. Upstream
 // deprecated cgroup v1 in v1.35 and will remove it (KEP-5573): a newer minor is refused
