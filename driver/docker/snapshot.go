@@ -8,7 +8,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 
 	"github.com/devk-dev/devk/driver"
@@ -35,15 +34,15 @@ func (d *Driver) SaveDisk(ctx context.Context, name string, w io.Writer) error {
 // CopiesPaused: a paused container's volume is consistent (its processes are frozen).
 func (d *Driver) CopiesPaused() bool { return true }
 
-// RestoreDisk replaces the node's /var volume with a SaveDisk archive: the node container
-// goes (the next start recreates it on the volume, as after `docker rm`), the volume is
-// recreated empty with its labels, and the archive is unpacked into it through a helper
-// container that never runs.
+// RestoreDisk replaces the contents of the node's /var volume with a SaveDisk archive,
+// through a helper container of the node's image that mounts the volume: it empties the
+// volume, then the engine unpacks the archive into it. The stopped node container stays,
+// so the next start is a restart.
 func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) error {
 	varVolume := name + "-var"
 	info, err := d.inspect(ctx, name)
 	switch {
-	case err == nil && info.State != nil && info.State.Running:
+	case err == nil && info.State != nil && (info.State.Running || info.State.Paused):
 		return fmt.Errorf("restore into %s: the node is running; stop it first", name)
 	case err != nil && !isNotFound(err):
 		return err
@@ -62,17 +61,10 @@ func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) erro
 	if image == "" {
 		return fmt.Errorf("restore into %s: no image is known for the helper container", name)
 	}
-	if err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove container %s: %w", name, err)
-	}
-	if err := d.api.VolumeRemove(ctx, varVolume, true); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove volume %s: %w", varVolume, err)
-	}
-	if _, err := d.api.VolumeCreate(ctx, volume.CreateOptions{Name: varVolume, Labels: vol.Labels}); err != nil {
-		return fmt.Errorf("create volume %s: %w", varVolume, err)
-	}
-	// NoCopy: the volume holds exactly the archive, not the image's /var beneath it.
-	helper, err := d.api.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"true"}, Labels: map[string]string{"dev.devk.helper": "restore", LabelProfile: name}},
+	// NoCopy: the engine must not copy the image's /var into the volume.
+	helper, err := d.api.ContainerCreate(ctx,
+		&container.Config{Image: image, Entrypoint: []string{"find", "/var", "-mindepth", "1", "-maxdepth", "1", "-exec", "rm", "-rf", "--", "{}", "+"},
+			Labels: map[string]string{"dev.devk.helper": "restore", LabelProfile: name}},
 		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: varVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}},
 		nil, nil, "")
 	if err != nil {
@@ -81,6 +73,18 @@ func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) erro
 	defer func() {
 		_ = d.api.ContainerRemove(context.WithoutCancel(ctx), helper.ID, container.RemoveOptions{Force: true})
 	}()
+	waitC, errC := d.api.ContainerWait(ctx, helper.ID, container.WaitConditionNextExit)
+	if err := d.api.ContainerStart(ctx, helper.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("empty the node's /var: %w", err)
+	}
+	select {
+	case res := <-waitC:
+		if res.StatusCode != 0 {
+			return fmt.Errorf("empty the node's /var: the helper exited %d", res.StatusCode)
+		}
+	case err := <-errC:
+		return fmt.Errorf("empty the node's /var: %w", err)
+	}
 	if err := d.api.CopyToContainer(ctx, helper.ID, "/", r, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("write the node's /var: %w", err)
 	}
