@@ -89,9 +89,7 @@ func TestTerminal(t *testing.T) {
 			t.Errorf("step %q appears %d times, want once", step, n)
 		}
 	}
-	if t.Failed() {
-		t.Logf("the pane shows:\n%s", screen)
-	}
+	t.Logf("the pane shows:\n%s", strings.TrimRight(screen, "\n"))
 
 	node, err := env.Client().CoreV1().Nodes().Get(ctx, env.Profile, metav1.GetOptions{})
 	if err != nil {
