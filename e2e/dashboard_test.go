@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -229,8 +230,11 @@ func TestDashboard(t *testing.T) {
 		b.waitJS(t, 10*time.Second, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 0 && document.querySelectorAll('tr[data-kind="pods"][data-name^="web-"]').length === 1`)
 		b.waitJS(t, 10*time.Second, `document.querySelector('section[data-kind="pods"] .count').textContent.startsWith('1/')`)
 		// A word matches names.
-		b.do(t, chromedp.SetValue(chromedp.ID("filter"), ""), chromedp.SendKeys(chromedp.ID("filter"), "ticker"))
+		clear := `(() => { const f = document.querySelector('#filter'); f.value = ''; f.dispatchEvent(new Event('input')); return ''; })()`
+		b.evalString(t, clear)
+		b.do(t, chromedp.SendKeys(chromedp.ID("filter"), "ticker"))
 		b.waitJS(t, 10*time.Second, `document.querySelectorAll('tr[data-kind="pods"][data-name^="ticker-"]').length === 3 && document.querySelectorAll('tr[data-kind="pods"][data-name^="web-"]').length === 0`)
+		b.evalString(t, clear)
 	})
 
 	t.Run("a shell in a container runs echo hi", func(t *testing.T) {
@@ -243,9 +247,15 @@ func TestDashboard(t *testing.T) {
 		b.waitJS(t, time.Minute, fmt.Sprintf(`document.querySelector(%s) !== null`, strconv.Quote(sel)))
 		b.do(t, chromedp.Click(chromedp.CSS(sel)))
 		b.waitJS(t, time.Minute, `document.querySelector('#shell-status')?.textContent.startsWith('connected')`)
-		// The prompt shows once the shell runs; then type as a user does.
+		// The prompt shows once the shell runs; then type. The text goes in as an input
+		// method inserts it: DevTools' synthetic key presses reach xterm.js twice (as a
+		// key and as an input event a real keyboard marks as composed), "eecchhoo".
 		b.waitJS(t, 30*time.Second, `[...document.querySelectorAll('#terminal .xterm-rows > div')].some((r) => r.textContent.trim().length > 0)`)
-		b.do(t, chromedp.Click(chromedp.CSS(`#terminal .xterm-screen`)), chromedp.KeyEvent("echo hi\r"))
+		insert := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, input.InsertText, input.InsertTextParams{Text: "echo hi"})
+			return err
+		})
+		b.do(t, chromedp.Click(chromedp.CSS(`#terminal .xterm-screen`)), insert, chromedp.KeyEvent("\r"))
 		b.waitJS(t, 30*time.Second, `[...document.querySelectorAll('#terminal .xterm-rows > div')].some((r) => r.textContent.trim() === 'hi')`)
 		b.screenshot(t, filepath.Join(shots, "shell.png"))
 	})
@@ -291,6 +301,7 @@ func TestDashboard(t *testing.T) {
 			document.querySelector('section[data-section="services"] tr[data-name="web"]') === null &&
 			document.querySelector('section[data-section="events"]').textContent.includes('ScalingReplicaSet')`)
 		b.waitJS(t, time.Minute, `document.querySelector('#yaml').textContent.includes('kind: Deployment')`)
+		b.waitJS(t, 10*time.Second, `document.querySelectorAll('.toast').length === 0`) // the forward's, above
 		b.screenshot(t, filepath.Join(shots, "deployment.png"))
 		edit := func(replicas string) {
 			b.do(t, chromedp.Click(chromedp.CSS(`button[data-action="edit-yaml"]`)), chromedp.WaitVisible(chromedp.ID("yaml-edit")))
