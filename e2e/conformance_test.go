@@ -78,7 +78,11 @@ func TestConformance(t *testing.T) {
 	}
 	t.Logf("suite and %d test images ready in %s", len(suite.ImageRefs), time.Since(start).Round(time.Second))
 
-	env := NewEnv(t, devkBin, "e2e-conformance")
+	profile := os.Getenv("DEVK_CONFORMANCE_PROFILE") // a second run beside a first needs its own
+	if profile == "" {
+		profile = "e2e-conformance"
+	}
+	env := NewEnv(t, devkBin, profile)
 	env.Devk(ctx, "delete")
 	env.MustDevk(ctx, "start", "--kubernetes-version", version)
 	if os.Getenv("DEVK_CONFORMANCE_KEEP") != "1" {
