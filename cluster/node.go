@@ -188,19 +188,10 @@ func (m *Manager) Pause(ctx context.Context, profile string) error {
 		return err
 	}
 	defer unlock()
-	node, _, err := m.RunningNode(ctx, profile)
-	if err != nil {
+	if _, _, err := m.RunningNode(ctx, profile); err != nil {
 		return err
 	}
-	// Workloads first: once the node is paused it runs no commands.
-	if err := setWorkloadFreezer(ctx, node, profile, "FROZEN"); err != nil {
-		return err
-	}
-	if err := m.Driver.Pause(ctx, profile); err != nil {
-		_ = setWorkloadFreezer(ctx, node, profile, "THAWED")
-		return err
-	}
-	return nil
+	return m.pauseLocked(ctx, profile)
 }
 
 // Unpause thaws a paused node.

@@ -339,6 +339,7 @@ func (m *Manager) pauseLocked(ctx context.Context, profile string) error {
 	if err != nil {
 		return err
 	}
+	// Workloads first: once the node is paused it runs no commands.
 	if err := setWorkloadFreezer(ctx, node, profile, "FROZEN"); err != nil {
 		return err
 	}

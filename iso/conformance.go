@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -207,24 +208,21 @@ func (b *Builder) Conformance(ctx context.Context, kubernetesVersion string) (Co
 	}
 	var suite ConformanceSuite
 	var bins, k8sDir, rootfs, busybox string
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{"Building Kubernetes' conformance suite " + r.KubernetesVersion + " (e2e.test, ginkgo, kubectl, test programs)", func() (err error) {
-			bins, k8sDir, err = b.conformanceBinaries(ctx, r)
+	err = b.runSteps([]buildStep{
+		{"Building Kubernetes' conformance suite " + r.KubernetesVersion + " (e2e.test, ginkgo, kubectl, test programs)", "conformance",
+			b.conformancePath(r), 6 * time.Minute, func() (err error) {
+				bins, k8sDir, err = b.conformanceBinaries(ctx, r)
+				return
+			}},
+		{"Building the test images' Debian " + Suite + " root filesystem", "testimages-rootfs", b.testImagesRootfsPath(), time.Minute, func() (err error) {
+			rootfs, err = cached(b.testImagesRootfsPath(), func(tmp string) error { return b.mmdebstrap(ctx, tmp, testImagePackages, testImageHooks()) })
 			return
 		}},
-		{"Building the test images' Debian " + Suite + " root filesystem", func() (err error) {
-			path := filepath.Join(b.CacheDir, "rootfs-testimages-"+Suite+"-"+testImagesRootfsKey()[:16]+".tar")
-			rootfs, err = cached(path, func(tmp string) error { return b.mmdebstrap(ctx, tmp, testImagePackages, testImageHooks()) })
-			return
-		}},
-		{"Building BusyBox " + BusyboxVersion + " from its upstream source", func() (err error) {
+		{"Building BusyBox " + BusyboxVersion + " from its upstream source", "busybox", b.busyboxPath(), 90 * time.Second, func() (err error) {
 			busybox, err = b.upstreamBusybox(ctx)
 			return
 		}},
-		{"Assembling the test images", func() error {
+		{"Assembling the test images", "", "", 0, func() error {
 			listed, err := listImages(ctx, filepath.Join(bins, "e2e.test"))
 			if err != nil {
 				return err
@@ -236,21 +234,20 @@ func (b *Builder) Conformance(ctx context.Context, kubernetesVersion string) (Co
 			})
 			return err
 		}},
-	}
-	for _, s := range steps {
-		if b.Report != nil {
-			b.Report.Step(s.name)
-		}
-		err := s.run()
-		if b.Report != nil {
-			b.Report.Done(err)
-		}
-		if err != nil {
-			return ConformanceSuite{}, err
-		}
+	})
+	if err != nil {
+		return ConformanceSuite{}, err
 	}
 	suite.E2ETest, suite.Ginkgo, suite.Kubectl = filepath.Join(bins, "e2e.test"), filepath.Join(bins, "ginkgo"), filepath.Join(bins, "kubectl")
 	return suite, nil
+}
+
+func (b *Builder) conformancePath(r Recipe) string {
+	return filepath.Join(b.CacheDir, "conformance-"+r.KubernetesVersion+"-"+r.ConformanceKey()[:16])
+}
+
+func (b *Builder) testImagesRootfsPath() string {
+	return filepath.Join(b.CacheDir, "rootfs-testimages-"+Suite+"-"+testImagesRootfsKey()[:16]+".tar")
 }
 
 // conformanceBinaries builds the suite's programs into a cached folder and returns it with
@@ -260,8 +257,7 @@ func (b *Builder) conformanceBinaries(ctx context.Context, r Recipe) (bins, k8sD
 	if err != nil {
 		return "", "", err
 	}
-	path := filepath.Join(b.CacheDir, "conformance-"+r.KubernetesVersion+"-"+r.ConformanceKey()[:16])
-	bins, err = cached(path, func(tmp string) error {
+	bins, err = cached(b.conformancePath(r), func(tmp string) error {
 		gomod, err := KubeGoMod(r, k8sMod)
 		if err != nil {
 			return err
@@ -397,9 +393,12 @@ const busyboxBuild = "cd /tmp && tar xjf busybox.tar.bz2 && cd busybox-" + Busyb
 	"sed -i -e 's/^CONFIG_TC=y/# CONFIG_TC is not set/' -e 's/^CONFIG_SHA1_HWACCEL=y/# CONFIG_SHA1_HWACCEL is not set/' " +
 	"-e 's/^CONFIG_SHA256_HWACCEL=y/# CONFIG_SHA256_HWACCEL is not set/' .config && make -j2 busybox && ./busybox --list >applets.txt"
 
+func (b *Builder) busyboxPath() string {
+	return filepath.Join(b.CacheDir, "busybox-"+BusyboxVersion+"-"+busyboxKey()[:16])
+}
+
 func (b *Builder) upstreamBusybox(ctx context.Context) (string, error) {
-	path := filepath.Join(b.CacheDir, "busybox-"+BusyboxVersion+"-"+busyboxKey()[:16])
-	return cached(path, func(tmp string) error {
+	return cached(b.busyboxPath(), func(tmp string) error {
 		mirror := b.mirror()
 		src := filepath.Join(b.CacheDir, "busybox_"+BusyboxVersion+".orig.tar.bz2")
 		url := mirror + "/pool/main/b/busybox/busybox_" + BusyboxVersion + ".orig.tar.bz2"

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // The VM flavour of the node: the same root filesystem and devk layer as the container
@@ -68,38 +69,26 @@ func (b *Builder) EnsureVM(ctx context.Context, kubernetesVersion string) (VMFil
 		return VMFiles{}, err
 	}
 	var rootfs, kube, coredns, pause string
-	steps := []struct {
-		name string
-		run  func() error
-	}{
-		{"Building Kubernetes " + r.KubernetesVersion + " from source", func() (err error) { kube, err = b.kube(ctx, r); return }},
-		{"Building CoreDNS " + CoreDNSVersion, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
-		{"Building the pause image", func() (err error) { pause, err = b.pause(ctx); return }},
-		{"Building the Debian " + Suite + " root filesystem with a kernel", func() (err error) {
-			path := filepath.Join(b.CacheDir, "rootfs-vm-"+Suite+"-"+vmRootfsKey()[:16]+".tar")
-			rootfs, err = cached(path, func(tmp string) error {
+	vmRootfs := filepath.Join(b.CacheDir, "rootfs-vm-"+Suite+"-"+vmRootfsKey()[:16]+".tar")
+	err = b.runSteps([]buildStep{
+		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { kube, err = b.kube(ctx, r); return }},
+		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
+		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { pause, err = b.pause(ctx); return }},
+		{"Building the Debian " + Suite + " root filesystem with a kernel", "rootfs-vm", vmRootfs, time.Minute, func() (err error) {
+			rootfs, err = cached(vmRootfs, func(tmp string) error {
 				return b.mmdebstrap(ctx, tmp, append(Packages(), KernelPackage), customizeHooks())
 			})
 			return err
 		}},
-		{"Writing the VM's kernel, initrd and disk image", func() error {
+		{"Writing the VM's kernel, initrd and disk image", "vm-assemble", dir, 30 * time.Second, func() error {
 			_, err := cached(dir, func(tmp string) error {
 				return b.assembleVM(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause}, tmp)
 			})
 			return err
 		}},
-	}
-	for _, s := range steps {
-		if b.Report != nil {
-			b.Report.Step(s.name)
-		}
-		err := s.run()
-		if b.Report != nil {
-			b.Report.Done(err)
-		}
-		if err != nil {
-			return VMFiles{}, err
-		}
+	})
+	if err != nil {
+		return VMFiles{}, err
 	}
 	return files, nil
 }
