@@ -25,19 +25,9 @@ const nonRootUser = "devk-e2e"
 // object, and delete; every file devk writes is the user's own, keys and kubeconfig 0600.
 // Run as root (as CI is), it creates the user when missing.
 func TestOrdinaryUser(t *testing.T) {
-	requireE2E(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to the test user; run the suite as root (CI does)")
-	}
+	u, uid, bin := userWithDevk(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	u := ensureUser(t)
-	uid, _ := strconv.Atoi(u.Uid)
-	bin := filepath.Join(u.HomeDir, "devk")
-	copyFile(t, devkBin, bin, 0o755)
-	if err := os.Chown(bin, uid, -1); err != nil {
-		t.Fatal(err)
-	}
 	kubeconfig := filepath.Join(u.HomeDir, ".kube", "config")
 	env := &Env{T: t, Bin: bin, Profile: "e2e-user", Kubeconfig: kubeconfig,
 		Prefix: []string{"setpriv", "--reuid=" + nonRootUser, "--regid=" + nonRootUser, "--init-groups", "--"},
@@ -119,6 +109,24 @@ func TestOrdinaryUser(t *testing.T) {
 }
 
 // ensureUser returns the test user, creating it (a member of the docker group) if needed.
+// userWithDevk is the test user (created when missing, which needs root) with a copy of
+// devk in its home: its uid and the binary's path.
+func userWithDevk(t *testing.T) (*user.User, int, string) {
+	t.Helper()
+	requireE2E(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to the test user; run the suite as root (CI does)")
+	}
+	u := ensureUser(t)
+	uid, _ := strconv.Atoi(u.Uid)
+	bin := filepath.Join(u.HomeDir, "devk")
+	copyFile(t, devkBin, bin, 0o755)
+	if err := os.Chown(bin, uid, -1); err != nil {
+		t.Fatal(err)
+	}
+	return u, uid, bin
+}
+
 func ensureUser(t *testing.T) *user.User {
 	t.Helper()
 	if _, err := user.Lookup(nonRootUser); err != nil {
@@ -168,20 +176,10 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 // Go is the same for anyone), and the engine's tag is moved aside for the build and put
 // back if it fails.
 func TestOrdinaryUserBuildsNodeImage(t *testing.T) {
-	requireE2E(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to the test user; run the suite as root (CI does)")
-	}
+	u, uid, bin := userWithDevk(t)
+	gid, _ := strconv.Atoi(u.Gid)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	u := ensureUser(t)
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	bin := filepath.Join(u.HomeDir, "devk")
-	copyFile(t, devkBin, bin, 0o755)
-	if err := os.Chown(bin, uid, -1); err != nil {
-		t.Fatal(err)
-	}
 	image := strings.TrimSpace(NewEnv(t, devkBin, "e2e-user").MustDevk(ctx, "node-image").Stdout)
 
 	home := filepath.Join(u.HomeDir, ".devk-build-test")
