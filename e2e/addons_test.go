@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -243,7 +244,15 @@ func TestAddons(t *testing.T) {
 			return nil
 		}
 		const ref = "localhost:5000/e2e/pushed:1"
-		for _, args := range [][]string{{"tag", "busybox:1.37", ref}, {"push", ref}, {"rmi", ref}} {
+		// An image of its own (busybox with a label), not a second tag of the preloaded
+		// busybox: from v1.35 the kubelet records which images it pulled with which
+		// credentials, and would then re-verify busybox:1.37 against Docker Hub, which
+		// this machine cannot reach.
+		build := t.TempDir()
+		if err := os.WriteFile(filepath.Join(build, "Dockerfile"), []byte("FROM busybox:1.37\nLABEL dev.devk.e2e=pushed\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"build", "-t", ref, build}, {"push", ref}, {"rmi", ref}} {
 			if err := docker(args...); err != nil {
 				t.Fatal(err)
 			}
