@@ -31,6 +31,9 @@ import (
 // conformanceRevision changes whenever the way the suite or its images are built changes.
 const conformanceRevision = "1"
 
+// standInRevision changes whenever what a stand-in image holds changes.
+const standInRevision = "2"
+
 // ConformanceSuite is Kubernetes' own end-to-end suite for one version, built from the Go
 // module proxy, and stand-ins for the test images its conformance tests run, tagged with
 // the names the suite expects (there is no registry to pull them from).
@@ -98,18 +101,22 @@ func testImageHooks() []string {
 	}
 }
 
+// standInInputs are where the stand-ins' files come from: the suite's compiled programs,
+// the Kubernetes module's source, and devk's pause binary.
+type standInInputs struct{ bins, k8sDir, pause string }
+
 // standIn is how one upstream test image is made: files over the shared root filesystem
 // and the image's configuration.
 type standIn struct {
-	files      func(bins, k8sDir string) []layerFile
+	files      func(in standInInputs) []layerFile
 	entrypoint []string
 	cmd        []string
 }
 
-func agnhostFiles(bins, k8sDir string) []layerFile {
-	porter := filepath.Join(k8sDir, "test", "images", "agnhost", "porter")
+func agnhostFiles(in standInInputs) []layerFile {
+	porter := filepath.Join(in.k8sDir, "test", "images", "agnhost", "porter")
 	return []layerFile{
-		{Path: "agnhost", Mode: 0o755, Source: filepath.Join(bins, "agnhost")},
+		{Path: "agnhost", Mode: 0o755, Source: filepath.Join(in.bins, "agnhost")},
 		{Path: "agnhost-2", Linkname: "agnhost"},
 		{Path: "uploads/.keep", Mode: 0o644},
 		{Path: "localhost.crt", Mode: 0o644, Source: filepath.Join(porter, "localhost.crt")},
@@ -120,9 +127,9 @@ func agnhostFiles(bins, k8sDir string) []layerFile {
 // webImage is kitten or nautilus: agnhost's test-webserver serving two files.
 func webImage(image string) standIn {
 	return standIn{
-		files: func(bins, k8sDir string) []layerFile {
-			html := filepath.Join(k8sDir, "test", "images", image, "html")
-			return append(agnhostFiles(bins, k8sDir),
+		files: func(in standInInputs) []layerFile {
+			html := filepath.Join(in.k8sDir, "test", "images", image, "html")
+			return append(agnhostFiles(in),
 				layerFile{Path: image + ".jpg", Mode: 0o644, Source: filepath.Join(html, image+".jpg")},
 				layerFile{Path: "data.json", Mode: 0o644, Source: filepath.Join(html, "data.json")})
 		},
@@ -140,22 +147,28 @@ var standIns = map[string]standIn{
 	"jessie-dnsutils": {cmd: []string{"bash"}},
 	"kitten":          webImage("kitten"),
 	"nautilus":        webImage("nautilus"),
-	"nonewprivs": {files: func(bins, _ string) []layerFile {
+	"nonewprivs": {files: func(in standInInputs) []layerFile {
 		// setuid, as upstream: the test checks that no_new_privs keeps it from raising the uid.
-		return []layerFile{{Path: "usr/local/bin/nnp", Mode: 0o4755, Source: filepath.Join(bins, "nnp")}}
+		return []layerFile{{Path: "usr/local/bin/nnp", Mode: 0o4755, Source: filepath.Join(in.bins, "nnp")}}
 	}, cmd: []string{"nnp"}},
-	"sample-apiserver": {files: func(bins, _ string) []layerFile {
-		return []layerFile{{Path: "sample-apiserver", Mode: 0o755, Source: filepath.Join(bins, "sample-apiserver")}}
+	"sample-apiserver": {files: func(in standInInputs) []layerFile {
+		return []layerFile{{Path: "sample-apiserver", Mode: 0o755, Source: filepath.Join(in.bins, "sample-apiserver")}}
 	}, entrypoint: []string{"/sample-apiserver"}},
+	// v1.37 replaced jessie-dnsutils with glibc-dns-testing for the DNS tests.
+	"glibc-dns-testing": {cmd: []string{"bash"}},
+	// The suite's pause tag can be newer than the node's sandbox image.
+	"pause": {files: func(in standInInputs) []layerFile {
+		return []layerFile{{Path: "pause", Mode: 0o755, Source: in.pause}}
+	}, entrypoint: []string{"/pause"}},
 	"etcd": {},
 }
 
 // standInRegistries are where the upstream test images live; an image of the same name
 // elsewhere (a private registry the tests expect to fail to pull from) is left alone.
-var standInRegistries = []string{"registry.k8s.io/e2e-test-images/", "registry.k8s.io/etcd:"}
+var standInRegistries = []string{"registry.k8s.io/e2e-test-images/", "registry.k8s.io/etcd:", "registry.k8s.io/pause:"}
 
 // StandInRefs picks, from the images the suite lists (`e2e.test --list-images`), those
-// devk makes a stand-in for. The pause image is the node's own and is left out.
+// devk makes a stand-in for.
 func StandInRefs(listed []string) []string {
 	var refs []string
 	for _, ref := range listed {
@@ -228,9 +241,13 @@ func (b *Builder) Conformance(ctx context.Context, kubernetesVersion string) (Co
 				return err
 			}
 			suite.ImageRefs = StandInRefs(listed)
-			archive := filepath.Join(bins, "images-"+hashOf(append([]string{testImagesRootfsKey(), busyboxKey()}, suite.ImageRefs...)...)[:16]+".tar")
+			archive := filepath.Join(bins, "images-"+hashOf(append([]string{standInRevision, testImagesRootfsKey(), busyboxKey()}, suite.ImageRefs...)...)[:16]+".tar")
 			suite.Images, err = cached(archive, func(tmp string) error {
-				return writeStandIns(tmp, rootfs, busybox, bins, k8sDir, suite.ImageRefs)
+				pause, err := b.pause(ctx)
+				if err != nil {
+					return err
+				}
+				return writeStandIns(tmp, rootfs, busybox, standInInputs{bins, k8sDir, pause}, suite.ImageRefs)
 			})
 			return err
 		}},
@@ -314,7 +331,7 @@ func listImages(ctx context.Context, e2eTest string) ([]string, error) {
 
 // writeStandIns writes one docker archive with a stand-in for every ref; they share the
 // root filesystem layer, which the archive holds once.
-func writeStandIns(archive, rootfs, busybox, bins, k8sDir string, refs []string) error {
+func writeStandIns(archive, rootfs, busybox string, in standInInputs, refs []string) error {
 	dir, err := os.MkdirTemp(filepath.Dir(archive), "testimages-")
 	if err != nil {
 		return err
@@ -343,7 +360,7 @@ func writeStandIns(archive, rootfs, busybox, bins, k8sDir string, refs []string)
 		s := standIns[repositoryName(ref)]
 		layers := []v1.Layer{base, shell}
 		if s.files != nil {
-			l, err := fileLayer(dir, repositoryName(ref), s.files(bins, k8sDir))
+			l, err := fileLayer(dir, repositoryName(ref), s.files(in))
 			if err != nil {
 				return err
 			}

@@ -23,7 +23,8 @@ func TestStandInRefs(t *testing.T) {
 		"registry.k8s.io/e2e-test-images/nonewprivs:1.3",
 		"registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2",
 		"registry.k8s.io/etcd:3.6.4-0",
-		"registry.k8s.io/pause:3.10.1", // the node's own
+		"registry.k8s.io/pause:3.10.1",
+		"registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1",
 		"registry.k8s.io/e2e-test-images/volume/nfs:1.4",
 		"invalid.registry.k8s.io/invalid/alpine:3.1",
 	}
@@ -32,6 +33,7 @@ func TestStandInRefs(t *testing.T) {
 		"registry.k8s.io/e2e-test-images/agnhost:2.56",
 		"registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
 		"registry.k8s.io/e2e-test-images/busybox:1.37.0-1",
+		"registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1",
 		"registry.k8s.io/e2e-test-images/httpd:2.4.38-4",
 		"registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7",
 		"registry.k8s.io/e2e-test-images/kitten:1.7",
@@ -40,6 +42,7 @@ func TestStandInRefs(t *testing.T) {
 		"registry.k8s.io/e2e-test-images/nonewprivs:1.3",
 		"registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2",
 		"registry.k8s.io/etcd:3.6.4-0",
+		"registry.k8s.io/pause:3.10.1",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("StandInRefs:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
