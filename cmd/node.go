@@ -54,7 +54,8 @@ func (a *app) sshCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := driver.ExecOptions{Stdout: a.stdout, Stderr: a.stderr}
+			a.endProgress()
+			opts := driver.ExecOptions{Stdout: unwrap(a.stdout), Stderr: unwrap(a.stderr)}
 			if len(args) == 0 {
 				args = []string{"bash", "-l"}
 				stdin, ok := c.InOrStdin().(*os.File)
@@ -317,7 +318,9 @@ func (a *app) kubectlCmd() *cobra.Command {
 				return err
 			}
 			cmd := exec.CommandContext(c.Context(), bin, append([]string{"--context", a.profile, "--kubeconfig", m.Kubeconfig}, args...)...)
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = c.InOrStdin(), a.stdout, a.stderr
+			// kubectl gets the terminal itself (a pipe would stop `kubectl edit` and colours).
+			a.endProgress()
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = c.InOrStdin(), unwrap(a.stdout), unwrap(a.stderr)
 			err = cmd.Run()
 			var exit *exec.ExitError
 			if errors.As(err, &exit) {

@@ -52,6 +52,15 @@ func (e endingWriter) Write(p []byte) (int, error) {
 	return e.w.Write(p)
 }
 
+// unwrap is the stream beneath an endingWriter, for a child process that must get the
+// terminal itself rather than a pipe.
+func unwrap(w io.Writer) io.Writer {
+	if e, ok := w.(endingWriter); ok {
+		return e.w
+	}
+	return w
+}
+
 // warn prints a warning line, above the live progress view when there is one.
 func (a *app) warn(msg string) {
 	line := "devk: warning: " + msg

@@ -44,3 +44,15 @@ func TestStepsModelPrintsFinishedStepsOnce(t *testing.T) {
 		t.Errorf("second step printed %q, want only its own failed line", got)
 	}
 }
+
+// A child process gets the stream itself: a terminal stays a terminal for kubectl.
+func TestUnwrap(t *testing.T) {
+	a := &app{}
+	raw := &strings.Builder{}
+	if got := unwrap(endingWriter{a: a, w: raw}); got != raw {
+		t.Errorf("unwrap = %v, want the stream beneath", got)
+	}
+	if got := unwrap(raw); got != raw {
+		t.Errorf("unwrap of a plain writer = %v", got)
+	}
+}
