@@ -196,7 +196,7 @@ func exists(path string) bool {
 func (b *Builder) checkTools() error {
 	var missing []string
 	if _, err := exec.LookPath("go"); err != nil {
-		missing = append(missing, "go (install Go 1.24 or newer and put it on PATH)")
+		missing = append(missing, "go (install Go 1.26 or newer and put it on PATH)")
 	}
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		missing = append(missing, "mmdebstrap (apt-get install mmdebstrap)")

@@ -179,7 +179,7 @@ func (b *Builder) goImagePath(p GoProgram) string {
 // goImage builds (or finds) the program and its archive, without reporting.
 func (b *Builder) goImage(ctx context.Context, p GoProgram) (string, error) {
 	if _, err := exec.LookPath("go"); err != nil {
-		return "", fmt.Errorf("%w: go (install Go 1.24 or newer and put it on PATH)", ErrMissingTool)
+		return "", fmt.Errorf("%w: go (install Go 1.26 or newer and put it on PATH)", ErrMissingTool)
 	}
 	if err := os.MkdirAll(filepath.Join(b.CacheDir, "images"), 0o755); err != nil {
 		return "", fmt.Errorf("%w: create cache dir: %v", ErrBuildFailed, err)
