@@ -61,6 +61,39 @@ func TestOrdinaryUser(t *testing.T) {
 		}
 	})
 
+	t.Run("image build, rm and load from an archive", func(t *testing.T) {
+		dir := filepath.Join(u.HomeDir, "e2e-image")
+		_ = os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox:1.37\nLABEL dev.devk.e2e=user\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		env.MustDevk(ctx, "image", "build", "-t", "user-built:1", dir)
+		archive := filepath.Join(dir, "img.tar")
+		// The archive is the user's own file, written through the node's engine.
+		save := exec.CommandContext(ctx, "docker", "save", "-o", archive, "user-built:1")
+		for _, kv := range strings.Split(env.MustDevk(ctx, "docker-env").Stdout, "\n") {
+			if v, ok := strings.CutPrefix(kv, "export "); ok {
+				save.Env = append(save.Env, strings.ReplaceAll(v, `"`, ""))
+			}
+		}
+		save.Env = append(os.Environ(), save.Env...)
+		if out, err := save.CombinedOutput(); err != nil {
+			t.Fatalf("docker save: %v: %s", err, out)
+		}
+		if err := os.Chown(archive, uid, -1); err != nil {
+			t.Fatal(err)
+		}
+		env.MustDevk(ctx, "image", "rm", "user-built:1")
+		env.MustDevk(ctx, "image", "load", archive)
+		if r := env.MustDevk(ctx, "image", "ls"); !strings.Contains(r.Stdout, "user-built:1") {
+			t.Errorf("image ls after load:\n%s", r.Stdout)
+		}
+	})
+
 	t.Run("service --url answers", func(t *testing.T) {
 		env.MustDevk(ctx, "kubectl", "--", "create", "deployment", "userweb", "--image=busybox:1.37", "--",
 			"sh", "-c", "mkdir -p /www && echo hello user > /www/index.html && exec httpd -f -p 8080 -h /www")
