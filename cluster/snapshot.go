@@ -200,18 +200,18 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 		return Snapshot{}, false, err
 	}
 	wasRunning := state == driver.StateRunning || state == driver.StatePaused
-	if err := m.step("Stopping node "+profile, func() error {
-		if state == driver.StatePaused {
-			if err := m.unpause(ctx, profile); err != nil {
-				return err
+	if wasRunning {
+		if err := m.step("Stopping node "+profile, func() error {
+			// Frozen processes cannot exit: a paused node is thawed first, as Stop does.
+			if state == driver.StatePaused {
+				if err := m.unpause(ctx, profile); err != nil {
+					return err
+				}
 			}
-		}
-		if wasRunning {
 			return m.Driver.Stop(ctx, profile)
+		}); err != nil {
+			return Snapshot{}, false, err
 		}
-		return nil
-	}); err != nil {
-		return Snapshot{}, false, err
 	}
 	// From here the node's disk is being replaced: an interruption leaves the marker,
 	// and start refuses until a restore finishes.

@@ -34,10 +34,10 @@ func (a *app) snapshotCmd() *cobra.Command {
 		},
 	}
 	restore := &cobra.Command{
-		Use:   "restore NAME",
-		Short: "Put the cluster back as the snapshot saved it; what was created since is gone",
+		Use:     "restore NAME",
+		Short:   "Put the cluster back as the snapshot saved it; what was created since is gone",
 		Example: `  devk snapshot restore seeded`,
-		Args: cobra.ExactArgs(1),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			m, _, err := a.manager(a.reporter("text"))
 			if err != nil {
