@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"net"
+	"sort"
 	"strings"
 	"text/template"
 
@@ -62,6 +63,10 @@ type NodeParams struct {
 	LBRange string
 	// ProxyMode is kube-proxy's mode (see ProxyModeFor).
 	ProxyMode string
+	// Registries is how the node reaches registries (image cache, mirrors, insecure).
+	Registries RegistryConfig
+	// DockerRegistryArgs are dockerd's flags for the same (filled in by NodeFiles).
+	DockerRegistryArgs string
 }
 
 // ProxyModeFor is kube-proxy's mode for a Kubernetes version: nftables where it is on by
@@ -134,6 +139,7 @@ func Render(name string, data any) ([]byte, error) {
 // units, certificates and component kubeconfigs.
 func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 	var files []NodeFile
+	p.DockerRegistryArgs = dockerRegistryArgs(p.Registries)
 	for _, tf := range templateFiles {
 		data, err := Render(tf.tmpl, p)
 		if err != nil {
@@ -160,6 +166,11 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 		NodeFile{Path: "/etc/docker/certs/server-key.pem", Mode: 0o600, Data: docker.KeyPEM},
 	)
 	files = append(files, unitLinks()...)
+	for _, h := range p.Registries.Hosts() {
+		files = append(files, NodeFile{Path: RegistriesDir + "/" + h.Host + "/hosts.toml", Mode: 0o644, Data: h.HostsTOML()})
+	}
+	// dockerd (containerd image store) reads hosts.toml files from its certs.d.
+	files = append(files, NodeFile{Path: "/etc/docker/certs.d", Link: RegistriesDir})
 	server := fmt.Sprintf("https://127.0.0.1:%d", p.APIServerPort)
 	for _, kc := range []struct{ file, cert, user string }{
 		{"admin.conf", CertAdmin, "devk-admin"},
@@ -175,6 +186,27 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 		files = append(files, NodeFile{Path: "/etc/kubernetes/" + kc.file, Mode: 0o600, Data: data})
 	}
 	return files, nil
+}
+
+// dockerRegistryArgs are dockerd's flags for the node's registries: Docker Hub mirrors
+// (the cache's first) and the registries it may reach without TLS (the cache's too).
+func dockerRegistryArgs(c RegistryConfig) string {
+	var args []string
+	if u, ok := c.Cache[DockerHub]; ok {
+		args = append(args, "--registry-mirror="+u)
+	}
+	for _, m := range c.Mirrors {
+		args = append(args, "--registry-mirror="+m)
+	}
+	var insecure []string
+	for _, u := range c.Cache {
+		insecure = append(insecure, strings.TrimPrefix(u, "http://"))
+	}
+	sort.Strings(insecure)
+	for _, h := range append(insecure, c.Insecure...) {
+		args = append(args, "--insecure-registry="+h)
+	}
+	return strings.Join(args, " ")
 }
 
 // unitLinks enable Units the way `systemctl enable` would link them (the units say

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func TestNewNodeParams(t *testing.T) {
 		ServiceCIDR: "10.96.0.0/12", PodCIDR: "10.244.0.0/16", NodePodCIDR: "10.244.0.0/24", DNSIP: "10.96.0.10",
 		CgroupRoot: "/devk-devk", CoreDNSImage: iso.CoreDNSImage, ProxyMode: "nftables",
 	}
-	if p != want {
+	if !reflect.DeepEqual(p, want) {
 		t.Errorf("NewNodeParams = %+v\nwant %+v", p, want)
 	}
 }

@@ -63,6 +63,10 @@ type Manager struct {
 	// DriverNamed, when set, gives the driver of a profile that uses another driver than
 	// Driver (profile list shows every profile's own node).
 	DriverNamed func(name string) (driver.Driver, error)
+	// ImageCache, when set, is the shared image cache nodes pull through.
+	ImageCache *ImageCache
+	// Warn shows a problem that does not stop the command.
+	Warn func(msg string)
 }
 
 // StartOptions are the user's choices; zero values mean "not given".
@@ -76,6 +80,10 @@ type StartOptions struct {
 	Addons            []string
 	Mounts            []driver.Mount // host folders bound into the node for its life
 	LBRange           string         // --lb-range; "" picks the default for the node's network
+	// Registry settings; nil means "not given" (the profile keeps what it has).
+	RegistryMirrors    []string
+	InsecureRegistries []string
+	ImageCache         *bool
 }
 
 // How long start waits for the node to boot and for each component to be ready: a VM
@@ -126,7 +134,9 @@ type startState struct {
 	// Set by configure: the credentials, whether any node file changed, CoreDNS's manifest.
 	pki     *PKI
 	changed bool
-	coreDNS []byte
+	// cacheURLs are the shared image cache's URL per upstream host (nil: not used).
+	cacheURLs map[string]string
+	coreDNS   []byte
 	// readySince is when the node must have posted Ready after (zero: any Ready counts).
 	readySince time.Time
 	// Set by connect.
@@ -155,6 +165,7 @@ func (m *Manager) startSteps() []startStep {
 		{"preflight", func(ctx context.Context, _ *startState) error { return m.Driver.Preflight(ctx) }},
 		{"load profile", m.loadStartProfile},
 		{"node image", m.ensureNodeImage},
+		{"image cache", m.startImageCache},
 		{"provision node", m.provisionNode},
 		{"boot node", m.bootNode},
 		{"disk space", m.checkDisk},
@@ -227,6 +238,7 @@ func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 			KubernetesVersion: opts.KubernetesVersion, APIServerPort: opts.APIServerPort,
 			Ports: opts.Ports, Addons: opts.Addons, Mounts: opts.Mounts, LBRange: opts.LBRange, Created: time.Now().UTC(),
 		}
+		applyRegistryOptions(prof, opts)
 		if m.Addons != nil {
 			prof.Addons = appendNew(m.Addons.Defaults(), opts.Addons...)
 		}
@@ -237,6 +249,7 @@ func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 			return err
 		}
 		prof.Addons = appendNew(prof.Addons, opts.Addons...) // --addons adds to what is enabled
+		applyRegistryOptions(prof, opts)                     // applied to the node at every start
 	}
 	if prof.Driver != m.Driver.Name() {
 		return fmt.Errorf("%w: profile %s uses the %s driver; delete it to change drivers", ErrInvalid, prof.Name, prof.Driver)
@@ -267,7 +280,7 @@ func (m *Manager) provisionNode(ctx context.Context, s *startState) error {
 	switch s.state {
 	case driver.StateNonexistent:
 		err = m.step("Creating node ("+m.Driver.Name()+")", func() (err error) {
-			s.node, err = m.Driver.Create(ctx, m.nodeSpec(prof))
+			s.node, err = m.Driver.Create(ctx, m.nodeSpec(prof, s.cacheURLs))
 			return err
 		})
 	case driver.StateStopped, driver.StateError:
@@ -293,6 +306,41 @@ func (m *Manager) provisionNode(ctx context.Context, s *startState) error {
 	return m.Home.Save(prof)
 }
 
+// applyRegistryOptions records the registry settings start was given.
+func applyRegistryOptions(prof *Profile, opts StartOptions) {
+	if opts.RegistryMirrors != nil {
+		prof.RegistryMirrors = opts.RegistryMirrors
+	}
+	if opts.InsecureRegistries != nil {
+		prof.InsecureRegistries = opts.InsecureRegistries
+	}
+	if opts.ImageCache != nil {
+		prof.NoImageCache = !*opts.ImageCache
+	}
+}
+
+// startImageCache starts the shared image cache the node pulls through. A cache that
+// cannot start is a warning, not a failure: the node then pulls directly.
+func (m *Manager) startImageCache(ctx context.Context, s *startState) error {
+	if m.ImageCache == nil || s.prof.NoImageCache {
+		return nil
+	}
+	if _, ok := m.Driver.(driver.ServiceHost); !ok {
+		return nil
+	}
+	err := m.step("Starting the shared image cache", func() (err error) {
+		s.cacheURLs, err = m.ensureImageCache(ctx, s.prof)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		if m.Warn != nil {
+			m.Warn(fmt.Sprintf("the shared image cache did not start, so the node pulls images directly: %v (disable it with `devk start --image-cache=false`)", err))
+		}
+		return nil
+	}
+	return err
+}
+
 // checkLBRange refuses a LoadBalancer range the host could not reach through the node:
 // outside the node's /24, or holding the node's own address.
 func checkLBRange(lbRange, nodeIP string) error {
@@ -316,13 +364,13 @@ func checkLBRange(lbRange, nodeIP string) error {
 
 // nodeSpec is the profile's node. A node that boots with its configuration (preseeded)
 // starts the control plane at once: no reload and restart of systemd units after boot.
-func (m *Manager) nodeSpec(prof *Profile) driver.NodeSpec {
+func (m *Manager) nodeSpec(prof *Profile, cacheURLs map[string]string) driver.NodeSpec {
 	ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
 	return driver.NodeSpec{
 		Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
 		Ports: append(ports, prof.Ports...), Mounts: prof.Mounts, CgroupRoot: NewNodeParams(prof.Name, "").CgroupRoot,
 		Preseed: func(nodeIP string) ([]byte, error) {
-			_, files, err := m.nodeConfig(prof, nodeIP)
+			_, files, err := m.nodeConfig(prof, nodeIP, cacheURLs)
 			if err != nil {
 				return nil, err
 			}
@@ -359,7 +407,7 @@ func (m *Manager) configureNode(ctx context.Context, s *startState) error {
 	return m.step("Configuring control plane", func() error {
 		var files []NodeFile
 		var err error
-		if s.pki, files, err = m.nodeConfig(s.prof, s.prof.NodeIP); err != nil {
+		if s.pki, files, err = m.nodeConfig(s.prof, s.prof.NodeIP, s.cacheURLs); err != nil {
 			return err
 		}
 		for _, f := range files {
@@ -497,7 +545,7 @@ func (m *Manager) restorePKI(ctx context.Context, node driver.Node, profile stri
 }
 
 // nodeConfig is the profile's PKI (issued on first use) and every file its node needs.
-func (m *Manager) nodeConfig(prof *Profile, nodeIP string) (*PKI, []NodeFile, error) {
+func (m *Manager) nodeConfig(prof *Profile, nodeIP string, cacheURLs map[string]string) (*PKI, []NodeFile, error) {
 	pki, err := LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, nodeIP)
 	if err != nil {
 		return nil, nil, err
@@ -505,6 +553,7 @@ func (m *Manager) nodeConfig(prof *Profile, nodeIP string) (*PKI, []NodeFile, er
 	params := NewNodeParams(prof.Name, nodeIP)
 	params.LBRange = m.lbRange(prof, nodeIP)
 	params.ProxyMode = ProxyModeFor(prof.KubernetesVersion)
+	params.Registries = RegistryConfig{Cache: cacheURLs, Mirrors: prof.RegistryMirrors, Insecure: prof.InsecureRegistries}
 	files, err := NodeFiles(params, pki)
 	return pki, files, err
 }
@@ -697,10 +746,16 @@ func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bo
 	if have, _ := driver.Output(ctx, node, "cat", filesStamp); have == stamp {
 		return false, nil
 	}
-	if err := node.Exec(ctx, []string{"tar", "-x", "--no-same-owner", "-C", "/"}, driver.ExecOptions{Stdin: bytes.NewReader(archive)}); err != nil {
+	if err := node.Exec(ctx, writeFilesArgv(), driver.ExecOptions{Stdin: bytes.NewReader(archive)}); err != nil {
 		return false, fmt.Errorf("write configuration into the node: %w", err)
 	}
 	return true, nil
+}
+
+// writeFilesArgv extracts the node files; the registries folder is replaced as a whole,
+// so a registry dropped from the configuration goes too.
+func writeFilesArgv() []string {
+	return []string{"sh", "-c", "rm -rf " + RegistriesDir + " && exec tar -x --no-same-owner -C /"}
 }
 
 // nodeFilesArchive is the tar archive of files plus filesStamp, which records the

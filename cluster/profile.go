@@ -34,8 +34,14 @@ type Profile struct {
 	NodeIP            string               `json:"nodeIP,omitempty"`
 	// LBRange is the addresses LoadBalancer Services get (FIRST-LAST) on the node's
 	// network; empty where the host cannot reach the node's network (a VM).
-	LBRange string    `json:"lbRange,omitempty"`
-	Created time.Time `json:"created"`
+	LBRange string `json:"lbRange,omitempty"`
+	// RegistryMirrors are Docker Hub mirrors, InsecureRegistries registries reached
+	// without TLS verification (--registry-mirror, --insecure-registry).
+	RegistryMirrors    []string `json:"registryMirrors,omitempty"`
+	InsecureRegistries []string `json:"insecureRegistries,omitempty"`
+	// NoImageCache keeps the node off the shared image cache (--image-cache=false).
+	NoImageCache bool      `json:"noImageCache,omitempty"`
+	Created      time.Time `json:"created"`
 }
 
 // Server is the API server's URL from the host: always on 127.0.0.1.

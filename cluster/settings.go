@@ -23,7 +23,7 @@ type Settings map[string]string
 // SettingKeys lists, sorted, the start flags that `devk config` and DEVK_<FLAG>
 // environment variables can set.
 func SettingKeys() []string {
-	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "kubernetes-version", "memory", "ports", "profile"}
+	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "image-cache", "insecure-registry", "kubernetes-version", "memory", "ports", "profile", "registry-mirror"}
 }
 
 // Drivers lists the drivers devk has.
@@ -126,6 +126,22 @@ func ValidateSetting(key, value string) error {
 		}
 	case "profile":
 		return ValidateProfileName(value)
+	case "image-cache":
+		if _, err := strconv.ParseBool(value); err != nil {
+			return fmt.Errorf("%w: --image-cache %q: use true or false", ErrInvalid, value)
+		}
+	case "registry-mirror":
+		for _, m := range strings.Split(value, ",") {
+			if err := ValidateMirror(strings.TrimSpace(m)); err != nil {
+				return err
+			}
+		}
+	case "insecure-registry":
+		for _, h := range strings.Split(value, ",") {
+			if err := ValidateInsecureRegistry(strings.TrimSpace(h)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

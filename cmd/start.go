@@ -18,7 +18,8 @@ func (a *app) startCmd() *cobra.Command {
 	var (
 		driverName, accel, memory, version, output, mountString, lbRange string
 		cpus, apiServerPort                                              int
-		ports, addons                                                    []string
+		ports, addons, mirrors, insecure                                 []string
+		imageCache                                                       bool
 	)
 	c := &cobra.Command{
 		Use:   "start",
@@ -27,6 +28,8 @@ func (a *app) startCmd() *cobra.Command {
   devk start -p dev2 --cpus 4 --memory 6g --kubernetes-version v1.34.4 --ports 8080:30080
   devk start --mount-string "$HOME/src:/src"
   devk start -p vm --driver qemu --accel tcg    # software emulation, no KVM check
+  devk start --registry-mirror https://mirror.example.com --insecure-registry 192.168.1.10:5000
+  devk start --image-cache=false               # pull directly, not through the shared cache
   DEVK_CPUS=4 devk start                       # or once for all: devk config set cpus 4`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -94,6 +97,27 @@ func (a *app) startCmd() *cobra.Command {
 				}
 				opts.Mounts = append(opts.Mounts, mnt)
 			}
+			if c.Flags().Changed("registry-mirror") {
+				opts.RegistryMirrors = []string{}
+				for _, u := range mirrors {
+					if err := cluster.ValidateMirror(u); err != nil {
+						return err
+					}
+					opts.RegistryMirrors = append(opts.RegistryMirrors, u)
+				}
+			}
+			if c.Flags().Changed("insecure-registry") {
+				opts.InsecureRegistries = []string{}
+				for _, h := range insecure {
+					if err := cluster.ValidateInsecureRegistry(h); err != nil {
+						return err
+					}
+					opts.InsecureRegistries = append(opts.InsecureRegistries, h)
+				}
+			}
+			if c.Flags().Changed("image-cache") {
+				opts.ImageCache = &imageCache
+			}
 			report := a.reporter(output)
 			m, _, err := a.manager(report)
 			if err != nil {
@@ -128,6 +152,9 @@ func (a *app) startCmd() *cobra.Command {
 	f.StringSliceVar(&addons, "addons", nil, "addons to enable")
 	f.StringVar(&lbRange, "lb-range", "", "FIRST-LAST: addresses on the node's network for LoadBalancer Services (default: .200-.254 of its /24)")
 	f.StringVar(&mountString, "mount-string", "", "HOST_DIR:NODE_DIR: a host folder in the node (and in pods through hostPath) for the life of the cluster")
+	f.StringSliceVar(&mirrors, "registry-mirror", nil, "Docker Hub mirror URL, tried in order before Docker Hub (repeatable; an empty value clears the profile's)")
+	f.StringSliceVar(&insecure, "insecure-registry", nil, "HOST[:PORT] of a registry reached over plain HTTP or unverified TLS (repeatable)")
+	f.BoolVar(&imageCache, "image-cache", true, "pull through devk's shared image cache, which keeps every pulled image across clusters and offline (docker driver)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
 }

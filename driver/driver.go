@@ -196,3 +196,29 @@ type CgroupHost interface {
 	// HostCgroupV2 says whether the host uses cgroup v2; known is false before Preflight.
 	HostCgroupV2() (v2, known bool)
 }
+
+// ServiceSpec is a shared service devk runs beside the nodes (the image cache): one
+// container or process per devk home, which outlives every cluster.
+type ServiceSpec struct {
+	Name  string // short and stable, such as "image-cache"
+	Image string // the image reference it runs
+	// LoadImage gives an archive of Image (a `docker save` tar) when the engine lacks it.
+	LoadImage func(ctx context.Context) (archive string, err error)
+	Args      []string // the image's entrypoint arguments
+	Env       []string // KEY=VALUE
+	// DataDir is a host folder the service keeps its data in, at DataTarget inside.
+	DataDir, DataTarget string
+	// Key identifies the configuration: a running service with another key is replaced.
+	Key string
+}
+
+// ServiceHost is a driver that can run shared services where its nodes reach them.
+type ServiceHost interface {
+	// EnsureService starts the service unless it runs with the same Key, and returns the
+	// address (an IP) the driver's nodes reach it at.
+	EnsureService(ctx context.Context, spec ServiceSpec) (addr string, err error)
+	// ServiceExec runs argv in the running service and returns its standard output.
+	ServiceExec(ctx context.Context, name string, argv []string) ([]byte, error)
+	// RemoveService stops and removes the service (its DataDir stays); absent is fine.
+	RemoveService(ctx context.Context, name string) error
+}

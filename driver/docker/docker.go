@@ -362,42 +362,9 @@ var subnets = []string{"192.168.49.0/24", "192.168.58.0/24", "192.168.67.0/24", 
 
 // ensureNetwork creates the devk network if needed and returns a free address on it.
 func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
-	nw, err := d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{})
-	if errdefs.IsNotFound(err) {
-		var lastErr error
-		for _, subnet := range subnets {
-			_, ipnet, _ := net.ParseCIDR(subnet)
-			gw := nthIP(ipnet, 1)
-			_, lastErr = d.api.NetworkCreate(ctx, NetworkName, network.CreateOptions{
-				Driver: "bridge",
-				IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gw.String()}}},
-				Labels: map[string]string{labelManaged: "true"},
-				Options: map[string]string{
-					"com.docker.network.bridge.enable_ip_masquerade": "true",
-					"com.docker.network.driver.mtu":                  "1500",
-				},
-			})
-			if lastErr == nil || errdefs.IsConflict(lastErr) && strings.Contains(lastErr.Error(), "already exists") {
-				break
-			}
-		}
-		if lastErr != nil && !strings.Contains(lastErr.Error(), "already exists") {
-			return "", fmt.Errorf("create docker network %s: %w", NetworkName, lastErr)
-		}
-		nw, err = d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{})
-	}
+	ipnet, nw, err := d.ensureSubnet(ctx)
 	if err != nil {
-		return "", fmt.Errorf("inspect docker network %s: %w", NetworkName, err)
-	}
-	if nw.Labels[labelManaged] != "true" {
-		return "", fmt.Errorf("%w: docker network %s exists and was not created by devk; remove or rename it (`docker network rm %s`)", driver.ErrForeign, NetworkName, NetworkName)
-	}
-	if len(nw.IPAM.Config) == 0 {
-		return "", fmt.Errorf("docker network %s has no subnet; remove it with `docker network rm %s`", NetworkName, NetworkName)
-	}
-	_, ipnet, err := net.ParseCIDR(nw.IPAM.Config[0].Subnet)
-	if err != nil {
-		return "", fmt.Errorf("docker network %s: %w", NetworkName, err)
+		return "", err
 	}
 	used := map[string]bool{}
 	for _, c := range nw.Containers {
@@ -424,6 +391,48 @@ func (d *Driver) ensureNetwork(ctx context.Context) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("docker network %s has no free address", NetworkName)
+}
+
+// ensureSubnet creates the devk network if needed and returns its subnet.
+func (d *Driver) ensureSubnet(ctx context.Context) (*net.IPNet, network.Inspect, error) {
+	nw, err := d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{})
+	if errdefs.IsNotFound(err) {
+		var lastErr error
+		for _, subnet := range subnets {
+			_, ipnet, _ := net.ParseCIDR(subnet)
+			gw := nthIP(ipnet, 1)
+			_, lastErr = d.api.NetworkCreate(ctx, NetworkName, network.CreateOptions{
+				Driver: "bridge",
+				IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gw.String()}}},
+				Labels: map[string]string{labelManaged: "true"},
+				Options: map[string]string{
+					"com.docker.network.bridge.enable_ip_masquerade": "true",
+					"com.docker.network.driver.mtu":                  "1500",
+				},
+			})
+			if lastErr == nil || errdefs.IsConflict(lastErr) && strings.Contains(lastErr.Error(), "already exists") {
+				break
+			}
+		}
+		if lastErr != nil && !strings.Contains(lastErr.Error(), "already exists") {
+			return nil, nw, fmt.Errorf("create docker network %s: %w", NetworkName, lastErr)
+		}
+		nw, err = d.api.NetworkInspect(ctx, NetworkName, network.InspectOptions{})
+	}
+	if err != nil {
+		return nil, nw, fmt.Errorf("inspect docker network %s: %w", NetworkName, err)
+	}
+	if nw.Labels[labelManaged] != "true" {
+		return nil, nw, fmt.Errorf("%w: docker network %s exists and was not created by devk; remove or rename it (`docker network rm %s`)", driver.ErrForeign, NetworkName, NetworkName)
+	}
+	if len(nw.IPAM.Config) == 0 {
+		return nil, nw, fmt.Errorf("docker network %s has no subnet; remove it with `docker network rm %s`", NetworkName, NetworkName)
+	}
+	_, ipnet, err := net.ParseCIDR(nw.IPAM.Config[0].Subnet)
+	if err != nil {
+		return nil, nw, fmt.Errorf("docker network %s: %w", NetworkName, err)
+	}
+	return ipnet, nw, nil
 }
 
 func nthIP(n *net.IPNet, i int) net.IP {

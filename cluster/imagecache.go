@@ -1,0 +1,133 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/devk-dev/devk/driver"
+	"github.com/devk-dev/devk/iso"
+)
+
+// ImageCacheService names the shared image cache among the driver's services.
+const ImageCacheService = "image-cache"
+
+// imageCacheFirstPort is the cache's port for its first upstream; the others follow.
+const imageCacheFirstPort = 5001
+
+// ImageCacheUpstreamsVar overrides or adds the cache's upstreams: HOST=URL,... (a
+// company's own copy of Docker Hub, or a registry a test runs).
+const ImageCacheUpstreamsVar = "DEVK_IMAGE_CACHE_UPSTREAMS"
+
+// Upstream is a registry the shared image cache pulls through: images named after Host
+// are fetched from URL.
+type Upstream struct {
+	Host string `json:"host"`
+	URL  string `json:"url"`
+}
+
+// DefaultUpstreams are the registries most images come from.
+func DefaultUpstreams() []Upstream {
+	return []Upstream{
+		{Host: DockerHub, URL: DockerHubURL},
+		{Host: "registry.k8s.io", URL: "https://registry.k8s.io"},
+		{Host: "ghcr.io", URL: "https://ghcr.io"},
+		{Host: "quay.io", URL: "https://quay.io"},
+	}
+}
+
+// ParseUpstreams applies overrides in HOST=URL,... form to upstreams: a known host gets
+// the new URL, another host is added.
+func ParseUpstreams(upstreams []Upstream, overrides string) ([]Upstream, error) {
+	out := append([]Upstream(nil), upstreams...)
+	for _, item := range strings.Split(overrides, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		host, u, ok := strings.Cut(item, "=")
+		if !ok || host == "" || strings.ContainsAny(host, "/ ") || ValidateMirror(u) != nil {
+			return nil, fmt.Errorf("%w: %s: %q is not HOST=URL (such as docker.io=https://hub.example.com)", ErrInvalid, ImageCacheUpstreamsVar, item)
+		}
+		found := false
+		for i := range out {
+			if out[i].Host == host {
+				out[i].URL, found = u, true
+			}
+		}
+		if !found {
+			out = append(out, Upstream{Host: host, URL: u})
+		}
+	}
+	return out, nil
+}
+
+// ImageCache is devk's shared pull-through image cache: one service per devk home,
+// started with the first cluster that uses it, kept across `devk delete`, its storage
+// under $DEVK_HOME/cache/registry.
+type ImageCache struct {
+	Program   iso.GoProgram
+	Upstreams []Upstream
+	// Build gives an archive of Program's image, building it if needed.
+	Build func(ctx context.Context, p iso.GoProgram) (archive string, err error)
+	// Env is the environment the cache reaches upstreams with (proxy settings).
+	Env []string
+}
+
+// ImageCacheDir is where the cache keeps what it pulled.
+func (h Home) ImageCacheDir() string { return filepath.Join(h.CacheDir(), "registry") }
+
+// Spec is the cache's service: one registry per upstream, on consecutive ports.
+func (c *ImageCache) Spec(dataDir string) driver.ServiceSpec {
+	args := []string{"serve"}
+	for i, u := range c.Upstreams {
+		args = append(args, u.Host+"="+strconv.Itoa(imageCacheFirstPort+i)+"="+u.URL)
+	}
+	return driver.ServiceSpec{
+		Name: ImageCacheService, Image: c.Program.Image,
+		LoadImage: func(ctx context.Context) (string, error) { return c.Build(ctx, c.Program) },
+		Args:      args, Env: c.Env,
+		DataDir: dataDir, DataTarget: "/var/lib/registry",
+		Key: keyOf(append(append([]string{c.Program.Image}, args...), c.Env...)),
+	}
+}
+
+// keyOf hashes a configuration's parts.
+func keyOf(parts []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])
+}
+
+// URLs maps each upstream host to the cache's URL for it, at the cache's address.
+func (c *ImageCache) URLs(addr string) map[string]string {
+	urls := map[string]string{}
+	for i, u := range c.Upstreams {
+		urls[u.Host] = "http://" + addr + ":" + strconv.Itoa(imageCacheFirstPort+i)
+	}
+	return urls
+}
+
+// ErrNoImageCache means the driver cannot run the shared image cache.
+var ErrNoImageCache = errors.New("the image cache needs the docker driver")
+
+// ensureImageCache starts the shared cache for a profile that uses it and returns its
+// URL per upstream host; nil where the profile does without it.
+func (m *Manager) ensureImageCache(ctx context.Context, prof *Profile) (map[string]string, error) {
+	if m.ImageCache == nil || prof.NoImageCache {
+		return nil, nil
+	}
+	host, ok := m.Driver.(driver.ServiceHost)
+	if !ok {
+		return nil, nil // the qemu driver: its nodes pull directly (see README)
+	}
+	addr, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir()))
+	if err != nil {
+		return nil, err
+	}
+	return m.ImageCache.URLs(addr), nil
+}

@@ -1,0 +1,156 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/devk-dev/devk/driver"
+)
+
+// Labels of a shared service's container: which service, and the configuration it runs.
+const (
+	labelService    = "dev.devk.service"
+	labelServiceKey = "dev.devk.service-key"
+)
+
+// ServiceContainer names a service's container: one per devk home, since two homes on
+// one engine each have their own.
+func (d *Driver) ServiceContainer(name string) string {
+	id := d.homeID
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	return "devk-" + name + "-" + id
+}
+
+// EnsureService runs the service's container on the devk network, where every node
+// reaches it, and nowhere else (no published ports). It restarts with the engine.
+func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (string, error) {
+	name := d.ServiceContainer(spec.Name)
+	ip := ""
+	info, err := d.api.ContainerInspect(ctx, name)
+	switch {
+	case errdefs.IsNotFound(err):
+	case err != nil:
+		return "", d.engineError(ctx, fmt.Errorf("inspect %s: %w", name, err))
+	case info.Config == nil || info.Config.Labels[labelService] != spec.Name || info.Config.Labels[LabelHome] != d.homeID:
+		return "", fmt.Errorf("%w: container %s exists and was not created by this devk; devk leaves it alone: remove it yourself (`docker rm -f %s`)", driver.ErrForeign, name, name)
+	default:
+		if ep, ok := info.NetworkSettings.Networks[NetworkName]; ok && ep.IPAMConfig != nil {
+			ip = ep.IPAMConfig.IPv4Address
+		}
+		if info.Config.Labels[labelServiceKey] == spec.Key && ip != "" {
+			if info.State != nil && info.State.Running {
+				return ip, nil
+			}
+			if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err == nil {
+				return ip, nil
+			}
+		}
+		// Another configuration, or it will not start: replace it (its data stays).
+		if err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+			return "", fmt.Errorf("replace %s: %w", name, err)
+		}
+	}
+	if ip == "" {
+		if ip, err = d.ensureNetwork(ctx); err != nil {
+			return "", err
+		}
+	}
+	if err := d.ensureImage(ctx, spec); err != nil {
+		return "", err
+	}
+	if spec.DataDir != "" {
+		if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
+			return "", fmt.Errorf("create %s: %w", spec.DataDir, err)
+		}
+	}
+	cfg := &container.Config{
+		Image: spec.Image,
+		Cmd:   spec.Args,
+		Env:   spec.Env,
+		Labels: map[string]string{
+			labelManaged: "true", LabelHome: d.homeID, labelService: spec.Name, labelServiceKey: spec.Key,
+		},
+	}
+	host := &container.HostConfig{
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
+		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
+		// host.docker.internal: the host, for upstreams and proxies on it.
+		ExtraHosts: []string{"host.docker.internal:host-gateway"},
+	}
+	if spec.DataDir != "" {
+		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.DataDir, Target: spec.DataTarget}}
+	}
+	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		NetworkName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}},
+	}}
+	if _, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, name); err != nil {
+		return "", fmt.Errorf("create %s: %w", name, err)
+	}
+	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+		return "", fmt.Errorf("start %s: %w", name, err)
+	}
+	return ip, nil
+}
+
+// ensureImage loads the service's image into the engine if it lacks it.
+func (d *Driver) ensureImage(ctx context.Context, spec driver.ServiceSpec) error {
+	if _, err := d.api.ImageInspect(ctx, spec.Image); err == nil {
+		return nil
+	} else if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("inspect image %s: %w", spec.Image, err)
+	}
+	if spec.LoadImage == nil {
+		return fmt.Errorf("image %s is missing and there is no way to build it", spec.Image)
+	}
+	archive, err := spec.LoadImage(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", spec.Image, err)
+	}
+	defer f.Close()
+	return d.LoadImage(ctx, f)
+}
+
+// ServiceExec runs argv in the service's running container.
+func (d *Driver) ServiceExec(ctx context.Context, name string, argv []string) ([]byte, error) {
+	n := &Node{api: d.api, name: d.ServiceContainer(name)}
+	var stdout, stderr bytes.Buffer
+	err := n.Exec(ctx, argv, driver.ExecOptions{Stdout: &stdout, Stderr: &stderr})
+	var exit *driver.ExitError
+	if errors.As(err, &exit) && exit.Stderr == "" {
+		exit.Stderr = stderr.String()
+	}
+	return stdout.Bytes(), err
+}
+
+// RemoveService removes the service's container; its data folder stays.
+func (d *Driver) RemoveService(ctx context.Context, name string) error {
+	cname := d.ServiceContainer(name)
+	info, err := d.api.ContainerInspect(ctx, cname)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return d.engineError(ctx, fmt.Errorf("inspect %s: %w", cname, err))
+	}
+	if info.Config == nil || info.Config.Labels[labelService] != name || info.Config.Labels[LabelHome] != d.homeID {
+		return nil // not ours
+	}
+	if err := d.api.ContainerRemove(ctx, cname, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: %w", cname, err)
+	}
+	return nil
+}
