@@ -67,6 +67,8 @@ type NodeParams struct {
 	Registries RegistryConfig
 	// DockerRegistryArgs are dockerd's flags for the same (filled in by NodeFiles).
 	DockerRegistryArgs string
+	// Proxy is the proxy settings as the node uses them (zero: none).
+	Proxy ProxyEnv
 }
 
 // ProxyModeFor is kube-proxy's mode for a Kubernetes version: nftables where it is on by
@@ -168,6 +170,9 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 	files = append(files, unitLinks()...)
 	for _, h := range p.Registries.Hosts() {
 		files = append(files, NodeFile{Path: RegistriesDir + "/" + h.Host + "/hosts.toml", Mode: 0o644, Data: h.HostsTOML()})
+	}
+	for _, unit := range proxyUnits() {
+		files = append(files, NodeFile{Path: proxyDropInPath(unit), Mode: 0o644, Data: proxyDropIn(p.Proxy)})
 	}
 	// dockerd (containerd image store) reads hosts.toml files from its certs.d.
 	files = append(files, NodeFile{Path: "/etc/docker/certs.d", Link: RegistriesDir})

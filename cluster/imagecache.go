@@ -75,15 +75,18 @@ type ImageCache struct {
 	Upstreams []Upstream
 	// Build gives an archive of Program's image, building it if needed.
 	Build func(ctx context.Context, p iso.GoProgram) (archive string, err error)
-	// Env is the environment the cache reaches upstreams with (proxy settings).
-	Env []string
 }
 
 // ImageCacheDir is where the cache keeps what it pulled.
 func (h Home) ImageCacheDir() string { return filepath.Join(h.CacheDir(), "registry") }
 
-// Spec is the cache's service: one registry per upstream, on consecutive ports.
-func (c *ImageCache) Spec(dataDir string) driver.ServiceSpec {
+// Spec is the cache's service: one registry per upstream, on consecutive ports, reaching
+// them through proxy (seen from a container: the host is host.docker.internal).
+func (c *ImageCache) Spec(dataDir string, proxy ProxyEnv) driver.ServiceSpec {
+	var env []string
+	if !proxy.IsZero() {
+		env = proxy.Seen("host.docker.internal", "localhost", "127.0.0.1").Environ()
+	}
 	args := []string{"serve"}
 	for i, u := range c.Upstreams {
 		args = append(args, u.Host+"="+strconv.Itoa(imageCacheFirstPort+i)+"="+u.URL)
@@ -91,9 +94,9 @@ func (c *ImageCache) Spec(dataDir string) driver.ServiceSpec {
 	return driver.ServiceSpec{
 		Name: ImageCacheService, Image: c.Program.Image,
 		LoadImage: func(ctx context.Context) (string, error) { return c.Build(ctx, c.Program) },
-		Args:      args, Env: c.Env,
+		Args:      args, Env: env,
 		DataDir: dataDir, DataTarget: "/var/lib/registry",
-		Key: keyOf(append(append([]string{c.Program.Image}, args...), c.Env...)),
+		Key: keyOf(append(append([]string{c.Program.Image}, args...), env...)),
 	}
 }
 
@@ -125,7 +128,7 @@ func (m *Manager) ensureImageCache(ctx context.Context, prof *Profile) (map[stri
 	if !ok {
 		return nil, nil // the qemu driver: its nodes pull directly (see README)
 	}
-	addr, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir()))
+	addr, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir(), prof.Proxy))
 	if err != nil {
 		return nil, err
 	}

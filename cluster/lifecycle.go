@@ -202,8 +202,14 @@ func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
 	return st, nil
 }
 
-// Purge removes devk's whole home: profiles, certificates and the node image cache.
-func (m *Manager) Purge() error {
+// Purge removes devk's whole home: profiles, certificates, the node image cache and the
+// shared image cache (its container too).
+func (m *Manager) Purge(ctx context.Context) error {
+	if host, ok := m.Driver.(driver.ServiceHost); ok {
+		if err := host.RemoveService(ctx, ImageCacheService); err != nil {
+			return err
+		}
+	}
 	if err := os.RemoveAll(m.Home.Dir); err != nil {
 		return fmt.Errorf("remove %s: %w", m.Home.Dir, err)
 	}

@@ -84,6 +84,8 @@ type StartOptions struct {
 	RegistryMirrors    []string
 	InsecureRegistries []string
 	ImageCache         *bool
+	// Proxy is the proxy settings start found (zero: the profile keeps its own).
+	Proxy ProxyEnv
 }
 
 // How long start waits for the node to boot and for each component to be ready: a VM
@@ -134,9 +136,11 @@ type startState struct {
 	// Set by configure: the credentials, whether any node file changed, CoreDNS's manifest.
 	pki     *PKI
 	changed bool
-	// cacheURLs are the shared image cache's URL per upstream host (nil: not used).
-	cacheURLs map[string]string
-	coreDNS   []byte
+	// net is what the node's files say about the network around it.
+	net nodeNet
+	// proxyChanged is set when the node's proxy settings changed under running units.
+	proxyChanged bool
+	coreDNS      []byte
 	// readySince is when the node must have posted Ready after (zero: any Ready counts).
 	readySince time.Time
 	// Set by connect.
@@ -166,6 +170,7 @@ func (m *Manager) startSteps() []startStep {
 		{"load profile", m.loadStartProfile},
 		{"node image", m.ensureNodeImage},
 		{"image cache", m.startImageCache},
+		{"proxy", m.proxyStep},
 		{"provision node", m.provisionNode},
 		{"boot node", m.bootNode},
 		{"disk space", m.checkDisk},
@@ -280,7 +285,7 @@ func (m *Manager) provisionNode(ctx context.Context, s *startState) error {
 	switch s.state {
 	case driver.StateNonexistent:
 		err = m.step("Creating node ("+m.Driver.Name()+")", func() (err error) {
-			s.node, err = m.Driver.Create(ctx, m.nodeSpec(prof, s.cacheURLs))
+			s.node, err = m.Driver.Create(ctx, m.nodeSpec(prof, s.net))
 			return err
 		})
 	case driver.StateStopped, driver.StateError:
@@ -317,6 +322,9 @@ func applyRegistryOptions(prof *Profile, opts StartOptions) {
 	if opts.ImageCache != nil {
 		prof.NoImageCache = !*opts.ImageCache
 	}
+	if !opts.Proxy.IsZero() {
+		prof.Proxy = opts.Proxy
+	}
 }
 
 // startImageCache starts the shared image cache the node pulls through. A cache that
@@ -329,12 +337,12 @@ func (m *Manager) startImageCache(ctx context.Context, s *startState) error {
 		return nil
 	}
 	err := m.step("Starting the shared image cache", func() (err error) {
-		s.cacheURLs, err = m.ensureImageCache(ctx, s.prof)
+		s.net.cacheURLs, err = m.ensureImageCache(ctx, s.prof)
 		return err
 	})
 	if err != nil && ctx.Err() == nil {
 		if m.Warn != nil {
-			m.Warn(fmt.Sprintf("the shared image cache did not start, so the node pulls images directly: %v (disable it with `devk start --image-cache=false`)", err))
+			m.warn(fmt.Sprintf("the shared image cache did not start, so the node pulls images directly: %v (disable it with `devk start --image-cache=false`)", err))
 		}
 		return nil
 	}
@@ -364,13 +372,13 @@ func checkLBRange(lbRange, nodeIP string) error {
 
 // nodeSpec is the profile's node. A node that boots with its configuration (preseeded)
 // starts the control plane at once: no reload and restart of systemd units after boot.
-func (m *Manager) nodeSpec(prof *Profile, cacheURLs map[string]string) driver.NodeSpec {
+func (m *Manager) nodeSpec(prof *Profile, nn nodeNet) driver.NodeSpec {
 	ports := []driver.PortMapping{{HostPort: prof.APIServerPort, NodePort: APIServerPort}, {HostPort: prof.DockerPort, NodePort: DockerPort}}
 	return driver.NodeSpec{
 		Name: prof.Name, Profile: prof.Name, Image: prof.NodeImage, CPUs: prof.CPUs, MemoryMB: prof.MemoryMB,
 		Ports: append(ports, prof.Ports...), Mounts: prof.Mounts, CgroupRoot: NewNodeParams(prof.Name, "").CgroupRoot,
 		Preseed: func(nodeIP string) ([]byte, error) {
-			_, files, err := m.nodeConfig(prof, nodeIP, cacheURLs)
+			_, files, err := m.nodeConfig(prof, nodeIP, nn)
 			if err != nil {
 				return nil, err
 			}
@@ -407,7 +415,7 @@ func (m *Manager) configureNode(ctx context.Context, s *startState) error {
 	return m.step("Configuring control plane", func() error {
 		var files []NodeFile
 		var err error
-		if s.pki, files, err = m.nodeConfig(s.prof, s.prof.NodeIP, s.cacheURLs); err != nil {
+		if s.pki, files, err = m.nodeConfig(s.prof, s.prof.NodeIP, s.net); err != nil {
 			return err
 		}
 		for _, f := range files {
@@ -415,7 +423,16 @@ func (m *Manager) configureNode(ctx context.Context, s *startState) error {
 				s.coreDNS = f.Data
 			}
 		}
+		// Units that run keep the proxy settings they started with: note a change.
+		var before string
+		if !s.prof.Proxy.IsZero() && s.state != driver.StateNonexistent {
+			before, _ = driver.Output(ctx, s.node, "cat", proxyDropInPath("containerd"))
+		}
 		s.changed, err = writeNodeFiles(ctx, s.node, files)
+		if err == nil && s.changed && !s.prof.Proxy.IsZero() && s.state != driver.StateNonexistent {
+			after, _ := driver.Output(ctx, s.node, "cat", proxyDropInPath("containerd"))
+			s.proxyChanged = before != after
+		}
 		return err
 	})
 }
@@ -447,6 +464,11 @@ func (m *Manager) startUnits(ctx context.Context, s *startState) error {
 			// running from the files before must restart to take it.
 			if _, err := driver.Output(ctx, s.node, "systemctl", "daemon-reload"); err != nil {
 				return err
+			}
+			if s.proxyChanged { // the kubelet restarts below with the rest
+				if _, err := driver.Output(ctx, s.node, "systemctl", "try-restart", "containerd", "docker"); err != nil {
+					return err
+				}
 			}
 			verb = []string{"systemctl", "restart", "--no-block"}
 			if s.state == driver.StateRunning {
@@ -545,7 +567,7 @@ func (m *Manager) restorePKI(ctx context.Context, node driver.Node, profile stri
 }
 
 // nodeConfig is the profile's PKI (issued on first use) and every file its node needs.
-func (m *Manager) nodeConfig(prof *Profile, nodeIP string, cacheURLs map[string]string) (*PKI, []NodeFile, error) {
+func (m *Manager) nodeConfig(prof *Profile, nodeIP string, nn nodeNet) (*PKI, []NodeFile, error) {
 	pki, err := LoadOrCreatePKI(m.Home.CertsDir(prof.Name), prof.Name, nodeIP)
 	if err != nil {
 		return nil, nil, err
@@ -553,7 +575,10 @@ func (m *Manager) nodeConfig(prof *Profile, nodeIP string, cacheURLs map[string]
 	params := NewNodeParams(prof.Name, nodeIP)
 	params.LBRange = m.lbRange(prof, nodeIP)
 	params.ProxyMode = ProxyModeFor(prof.KubernetesVersion)
-	params.Registries = RegistryConfig{Cache: cacheURLs, Mirrors: prof.RegistryMirrors, Insecure: prof.InsecureRegistries}
+	params.Registries = RegistryConfig{Cache: nn.cacheURLs, Mirrors: prof.RegistryMirrors, Insecure: prof.InsecureRegistries}
+	if !prof.Proxy.IsZero() {
+		params.Proxy = prof.Proxy.Seen(nn.hostAddr, nodeNoProxy(params, nn)...)
+	}
 	files, err := NodeFiles(params, pki)
 	return pki, files, err
 }

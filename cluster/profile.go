@@ -40,8 +40,10 @@ type Profile struct {
 	RegistryMirrors    []string `json:"registryMirrors,omitempty"`
 	InsecureRegistries []string `json:"insecureRegistries,omitempty"`
 	// NoImageCache keeps the node off the shared image cache (--image-cache=false).
-	NoImageCache bool      `json:"noImageCache,omitempty"`
-	Created      time.Time `json:"created"`
+	NoImageCache bool `json:"noImageCache,omitempty"`
+	// Proxy is the HTTP proxy settings of the last start that had any.
+	Proxy   ProxyEnv  `json:"proxy,omitempty"`
+	Created time.Time `json:"created"`
 }
 
 // Server is the API server's URL from the host: always on 127.0.0.1.

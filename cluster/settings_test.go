@@ -69,7 +69,7 @@ func TestValidateSetting(t *testing.T) {
 		{"cpus", "  ", "empty value", ErrInvalid},
 		{"accel", "kvm", "", nil},
 		{"accel", "hvf", "use one of auto, kvm, tcg", ErrInvalid},
-		{"frobnicate", "1", "valid keys are accel, addons, apiserver-port, cpus, driver, kubernetes-version, memory, ports, profile", ErrInvalid},
+		{"frobnicate", "1", "valid keys are accel, addons, apiserver-port, cpus, driver, image-cache, insecure-registry, kubernetes-version, memory, ports, profile, registry-mirror", ErrInvalid},
 		{"CPUS", "1", "unknown config key", ErrInvalid},
 		{"mount-string", "/a:/b", "unknown config key", ErrInvalid},
 	}

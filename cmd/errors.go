@@ -69,6 +69,8 @@ var reasons = []struct {
 	{cluster.ErrDiskFull, exitReason{ExitDiskFull, "NODE_DISK_FULL"}},
 	{cluster.ErrService, exitReason{ExitService, "SERVICE_UNREACHABLE"}},
 	{cluster.ErrImage, exitReason{ExitImage, "IMAGE"}},
+	{cluster.ErrNotCached, exitReason{ExitImage, "IMAGE_NOT_CACHED"}},
+	{cluster.ErrNoImageCache, exitReason{ExitDriver, "IMAGE_CACHE_UNSUPPORTED"}},
 	{cluster.ErrSnapshotNotFound, exitReason{ExitSnapshot, "SNAPSHOT_NOT_FOUND"}},
 	{cluster.ErrSnapshotExists, exitReason{ExitSnapshot, "SNAPSHOT_EXISTS"}},
 	{cluster.ErrSnapshotIncompatible, exitReason{ExitIncompatible, "SNAPSHOT_INCOMPATIBLE"}},

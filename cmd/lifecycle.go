@@ -70,7 +70,7 @@ func (a *app) deleteCmd() *cobra.Command {
 				}
 			}
 			if purge {
-				return m.Purge()
+				return m.Purge(c.Context())
 			}
 			return nil
 		},

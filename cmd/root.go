@@ -90,7 +90,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %v (see --help)", errUsage, err) })
 	root.PersistentFlags().StringVarP(&a.profile, "profile", "p", envOr("DEVK_PROFILE", "devk"), "profile (cluster) name")
 	root.AddCommand(a.startCmd(), a.stopCmd(), a.deleteCmd(), a.statusCmd(), a.nodeImageCmd(), a.dockerEnvCmd(), a.serviceCmd(),
-		a.ipCmd(), a.sshCmd(), a.cpCmd(), a.logsCmd(), a.updateContextCmd(), a.profileCmd(), a.versionCmd(), a.kubectlCmd(), a.imageCmd(), a.configCmd(), a.mountCmd(), a.addonsCmd(), a.dashboardCmd(), a.snapshotCmd())
+		a.ipCmd(), a.sshCmd(), a.cpCmd(), a.logsCmd(), a.updateContextCmd(), a.profileCmd(), a.versionCmd(), a.kubectlCmd(), a.imageCmd(), a.configCmd(), a.mountCmd(), a.addonsCmd(), a.dashboardCmd(), a.snapshotCmd(), a.cacheCmd())
 	root.AddCommand(a.pauseCmds()...)
 	err := root.ExecuteContext(ctx)
 	a.endProgress()

@@ -118,6 +118,10 @@ func (a *app) startCmd() *cobra.Command {
 			if c.Flags().Changed("image-cache") {
 				opts.ImageCache = &imageCache
 			}
+			opts.Proxy = cluster.ProxyFromEnv(os.Getenv)
+			if err := opts.Proxy.Validate(); err != nil {
+				return err
+			}
 			report := a.reporter(output)
 			m, _, err := a.manager(report)
 			if err != nil {

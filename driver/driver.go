@@ -222,3 +222,9 @@ type ServiceHost interface {
 	// RemoveService stops and removes the service (its DataDir stays); absent is fine.
 	RemoveService(ctx context.Context, name string) error
 }
+
+// HostAddresser is a driver that knows the address its nodes reach the host at (for a
+// proxy on the host).
+type HostAddresser interface {
+	HostAddress(ctx context.Context) (string, error)
+}

@@ -11,6 +11,7 @@
 //	devk-image-cache serve NAME=PORT=URL...  serve each upstream URL on PORT
 //	devk-image-cache rm NAME REPO[:TAG]       forget a tag (every tag without :TAG), then gc NAME
 //	devk-image-cache gc [NAME...]             delete what no tag uses (every upstream without NAME)
+//	devk-image-cache prune                    delete everything cached
 package main
 
 import (
@@ -54,6 +55,19 @@ func run(args []string) error {
 			return errors.New("usage: devk-image-cache rm NAME REPO[:TAG]")
 		}
 		return remove(ctx, args[1], args[2])
+	case "prune":
+		entries, err := os.ReadDir(root)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		for _, e := range entries {
+			for _, dir := range []string{"repositories", "blobs"} {
+				if err := os.RemoveAll(filepath.Join(root, e.Name(), "docker/registry/v2", dir)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	case "gc":
 		names := args[1:]
 		if len(names) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -81,6 +82,10 @@ func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (st
 			labelManaged: "true", LabelHome: d.homeID, labelService: spec.Name, labelServiceKey: spec.Key,
 		},
 	}
+	if uid := os.Getuid(); uid != 0 && !d.rootless(ctx) {
+		// The data folder is in the user's home: files the service writes stay theirs.
+		cfg.User = fmt.Sprintf("%d:%d", uid, os.Getgid())
+	}
 	host := &container.HostConfig{
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped},
 		LogConfig:     container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
@@ -100,6 +105,21 @@ func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (st
 		return "", fmt.Errorf("start %s: %w", name, err)
 	}
 	return ip, nil
+}
+
+// rootless tells whether the engine runs as an ordinary user, whose root in a container
+// is that user on the host.
+func (d *Driver) rootless(ctx context.Context) bool {
+	info, err := d.api.Info(ctx)
+	if err != nil {
+		return false
+	}
+	for _, opt := range info.SecurityOptions {
+		if strings.Contains(opt, "name=rootless") {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureImage loads the service's image into the engine if it lacks it.
@@ -153,4 +173,13 @@ func (d *Driver) RemoveService(ctx context.Context, name string) error {
 		return fmt.Errorf("remove %s: %w", cname, err)
 	}
 	return nil
+}
+
+// HostAddress is the devk network's gateway: the host, as its nodes see it.
+func (d *Driver) HostAddress(ctx context.Context) (string, error) {
+	ipnet, _, err := d.ensureSubnet(ctx)
+	if err != nil {
+		return "", err
+	}
+	return nthIP(ipnet, 1).String(), nil
 }

@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/distribution/reference"
+
+	"github.com/devk-dev/devk/driver"
+)
+
+// CachedImage is an image the shared image cache holds.
+type CachedImage struct {
+	Image  string `json:"image"` // as pods name it: docker.io/library/busybox:1.37
+	Digest string `json:"digest"`
+	// Size is the bytes of the image the cache holds: manifests, configs and layers (of
+	// the platforms pulled, for a multi-platform image).
+	Size int64 `json:"size"`
+}
+
+// ImageCacheContents is what the cache holds and the disk it takes.
+type ImageCacheContents struct {
+	Images    []CachedImage `json:"images"`
+	DiskBytes int64         `json:"diskBytes"`
+	Dir       string        `json:"dir"`
+}
+
+// registryRoot is where distribution keeps an upstream's content under the cache dir.
+func registryRoot(dir, host string) string {
+	return filepath.Join(dir, host, "docker", "registry", "v2")
+}
+
+// ListImageCache reads the cache's storage (dir: one folder per upstream host) without
+// the cache running: tags, their manifests and the blobs they use.
+func ListImageCache(dir string) (ImageCacheContents, error) {
+	out := ImageCacheContents{Images: []CachedImage{}, Dir: dir}
+	hosts, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("read the image cache: %w", err)
+	}
+	for _, h := range hosts {
+		if !h.IsDir() {
+			continue
+		}
+		root := registryRoot(dir, h.Name())
+		blobs := blobStore(filepath.Join(root, "blobs"))
+		repos := filepath.Join(root, "repositories")
+		err := filepath.WalkDir(repos, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			// REPO/_manifests/tags/TAG/current/link names the tag's manifest.
+			if d.IsDir() || d.Name() != "link" || filepath.Base(filepath.Dir(path)) != "current" {
+				return nil
+			}
+			rel, _ := filepath.Rel(repos, path)
+			repo, tagPart, ok := strings.Cut(filepath.ToSlash(rel), "/_manifests/tags/")
+			if !ok {
+				return nil
+			}
+			tag := strings.TrimSuffix(tagPart, "/current/link")
+			link, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			digest := strings.TrimSpace(string(link))
+			out.Images = append(out.Images, CachedImage{
+				Image: h.Name() + "/" + repo + ":" + tag, Digest: digest, Size: blobs.imageSize(digest, map[string]bool{}),
+			})
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("read the image cache: %w", err)
+		}
+		_ = filepath.WalkDir(filepath.Join(root, "blobs"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if info, err := d.Info(); err == nil {
+					out.DiskBytes += info.Size()
+				}
+			}
+			return nil
+		})
+	}
+	sort.Slice(out.Images, func(i, j int) bool { return out.Images[i].Image < out.Images[j].Image })
+	return out, nil
+}
+
+// blobStore is distribution's content-addressed blob folder.
+type blobStore string
+
+func (b blobStore) path(digest string) string {
+	algo, hex, _ := strings.Cut(digest, ":")
+	if len(hex) < 2 {
+		return ""
+	}
+	return filepath.Join(string(b), algo, hex[:2], hex, "data")
+}
+
+// size is a blob's size, 0 when the cache does not hold it.
+func (b blobStore) size(digest string) int64 {
+	info, err := os.Stat(b.path(digest))
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
+
+// imageSize adds up the blobs an image (a manifest or an index) uses that the cache
+// holds, each once.
+func (b blobStore) imageSize(digest string, seen map[string]bool) int64 {
+	if seen[digest] {
+		return 0
+	}
+	seen[digest] = true
+	data, err := os.ReadFile(b.path(digest))
+	if err != nil {
+		return 0
+	}
+	var m struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+		Config    *struct{ Digest string }  `json:"config"`
+		Layers    []struct{ Digest string } `json:"layers"`
+	}
+	total := int64(len(data))
+	if json.Unmarshal(data, &m) != nil {
+		return total
+	}
+	for _, child := range m.Manifests {
+		total += b.imageSize(child.Digest, seen)
+	}
+	blobs := m.Layers
+	if m.Config != nil {
+		blobs = append(blobs, *m.Config)
+	}
+	for _, l := range blobs {
+		if !seen[l.Digest] {
+			seen[l.Digest] = true
+			total += b.size(l.Digest)
+		}
+	}
+	return total
+}
+
+// ImageCacheList lists what the shared image cache holds.
+func (m *Manager) ImageCacheList() (ImageCacheContents, error) {
+	return ListImageCache(m.Home.ImageCacheDir())
+}
+
+// ErrNotCached means the image cache does not hold the image asked for.
+var ErrNotCached = errors.New("not in the image cache")
+
+// imageCacheExec runs the cache program with args in the cache, starting the cache if
+// it does not run (with no proxy: a running one keeps its own).
+func (m *Manager) imageCacheExec(ctx context.Context, args ...string) error {
+	host, ok := m.Driver.(driver.ServiceHost)
+	if !ok || m.ImageCache == nil {
+		return fmt.Errorf("%w (it runs as a container on the Docker engine): use `--driver docker`", ErrNoImageCache)
+	}
+	argv := append([]string{m.ImageCache.Program.Binary()}, args...)
+	if _, err := host.ServiceExec(ctx, ImageCacheService, argv); err == nil {
+		return nil
+	}
+	if _, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir(), ProxyEnv{})); err != nil {
+		return fmt.Errorf("start the image cache: %w", err)
+	}
+	_, err := host.ServiceExec(ctx, ImageCacheService, argv)
+	return err
+}
+
+// ImageCacheRemove forgets an image (every tag of it without a tag) and frees the disk
+// only it used. image is named as pods name it (busybox:1.37, ghcr.io/org/app).
+func (m *Manager) ImageCacheRemove(ctx context.Context, image string) error {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not an image name (such as busybox:1.37 or ghcr.io/org/app:v1): %v", ErrInvalid, image, err)
+	}
+	ref := reference.Path(named)
+	if tagged, ok := named.(reference.Tagged); ok {
+		ref += ":" + tagged.Tag()
+	}
+	domain := reference.Domain(named)
+	if _, err := os.Stat(filepath.Join(registryRoot(m.Home.ImageCacheDir(), domain), "repositories", filepath.FromSlash(strings.Replace(ref, ":", "/_manifests/tags/", 1)))); err != nil {
+		return fmt.Errorf("%w: %s; `devk cache list` shows what it holds", ErrNotCached, reference.FamiliarString(named))
+	}
+	if err := m.imageCacheExec(ctx, "rm", domain, ref); err != nil {
+		return fmt.Errorf("remove %s from the image cache: %w", image, err)
+	}
+	return nil
+}
+
+// ImageCachePrune empties the cache and reports the bytes freed.
+func (m *Manager) ImageCachePrune(ctx context.Context) (int64, error) {
+	before, err := m.ImageCacheList()
+	if err != nil {
+		return 0, err
+	}
+	if before.DiskBytes == 0 && len(before.Images) == 0 {
+		return 0, nil
+	}
+	if err := m.imageCacheExec(ctx, "prune"); err != nil {
+		return 0, fmt.Errorf("empty the image cache: %w", err)
+	}
+	return before.DiskBytes, nil
+}
