@@ -1,0 +1,122 @@
+package cluster
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/devk-dev/devk/internal/golden"
+)
+
+func TestRegistryHostsTOML(t *testing.T) {
+	c := RegistryConfig{
+		Cache:    map[string]string{"docker.io": "http://192.168.49.2:5001", "quay.io": "http://192.168.49.2:5004"},
+		Mirrors:  []string{"https://mirror.example.com/", "http://10.0.0.5:5000"},
+		Insecure: []string{"192.168.1.10:5000"},
+	}
+	var all strings.Builder
+	for _, h := range c.Hosts() {
+		all.WriteString("== " + h.Host + " ==\n")
+		all.Write(h.HostsTOML())
+	}
+	golden.Assert(t, filepath.Join("testdata", "golden", "registries-hosts.toml"), []byte(all.String()))
+}
+
+func TestDockerRegistryArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		c    RegistryConfig
+		want string
+	}{
+		{"nothing", RegistryConfig{}, ""},
+		{"cache first, then the user's mirrors", RegistryConfig{
+			Cache:   map[string]string{"docker.io": "http://192.168.49.2:5001", "ghcr.io": "http://192.168.49.2:5003"},
+			Mirrors: []string{"https://mirror.example.com"}, Insecure: []string{"reg.local:5000"},
+		}, "--registry-mirror=http://192.168.49.2:5001 --registry-mirror=https://mirror.example.com --insecure-registry=192.168.49.2:5001 --insecure-registry=192.168.49.2:5003 --insecure-registry=reg.local:5000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := dockerRegistryArgs(tt.c); got != tt.want {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateRegistryFlags(t *testing.T) {
+	tests := []struct {
+		value    string
+		mirror   bool
+		wantFail bool
+	}{
+		{"https://mirror.example.com", true, false},
+		{"http://192.168.1.10:5000", true, false},
+		{"https://mirror.example.com/path", true, false},
+		{"mirror.example.com", true, true},
+		{"ftp://mirror.example.com", true, true},
+		{"https://user:pw@mirror.example.com", true, true},
+		{"https://", true, true},
+		{"http://x/?q=1", true, true},
+		{"192.168.1.10:5000", false, false},
+		{"reg.local", false, false},
+		{"[::1]:5000", false, false},
+		{"http://reg.local", false, true},
+		{"reg.local/path", false, true},
+		{"reg.local:99999", false, true},
+		{"reg.local:port", false, true},
+		{"", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			var err error
+			if tt.mirror {
+				err = ValidateMirror(tt.value)
+			} else {
+				err = ValidateInsecureRegistry(tt.value)
+			}
+			if (err != nil) != tt.wantFail {
+				t.Fatalf("err = %v, want failure %v", err, tt.wantFail)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Errorf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestParseUpstreams(t *testing.T) {
+	got, err := ParseUpstreams(DefaultUpstreams(), "docker.io=http://host.docker.internal:5999, registry.example.com=https://registry.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != (Upstream{"docker.io", "http://host.docker.internal:5999"}) || got[len(got)-1] != (Upstream{"registry.example.com", "https://registry.example.com"}) || len(got) != 5 {
+		t.Errorf("got %+v", got)
+	}
+	for _, bad := range []string{"docker.io", "docker.io=notaurl", "=https://x", "a/b=https://x"} {
+		if _, err := ParseUpstreams(DefaultUpstreams(), bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: err = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+func TestImageCacheSpec(t *testing.T) {
+	c := &ImageCache{Upstreams: DefaultUpstreams()[:2]}
+	c.Program.Image = "devk.dev/image-cache:src-1"
+	spec := c.Spec("/home/u/.devk/cache/registry", ProxyEnv{})
+	want := []string{"serve", "docker.io=5001=https://registry-1.docker.io", "registry.k8s.io=5002=https://registry.k8s.io"}
+	if strings.Join(spec.Args, " ") != strings.Join(want, " ") || len(spec.Env) != 0 {
+		t.Errorf("args %q env %q", spec.Args, spec.Env)
+	}
+	withProxy := c.Spec("/d", ProxyEnv{HTTPSProxy: "http://127.0.0.1:3128"})
+	if withProxy.Key == spec.Key {
+		t.Error("a proxy change keeps the key: the cache would not be replaced")
+	}
+	if !strings.Contains(strings.Join(withProxy.Env, " "), "HTTPS_PROXY=http://host.docker.internal:3128") {
+		t.Errorf("env %q: the loopback proxy is not moved to the host's name", withProxy.Env)
+	}
+	urls := c.URLs("192.168.49.2")
+	if urls["docker.io"] != "http://192.168.49.2:5001" || urls["registry.k8s.io"] != "http://192.168.49.2:5002" {
+		t.Errorf("urls %v", urls)
+	}
+}
