@@ -39,7 +39,7 @@ type testRegistry struct {
 
 // startRegistry serves an in-memory registry on every host address (TLS with a
 // self-signed certificate when tlsOn).
-func startRegistry(t *testing.T, tlsOn bool) *testRegistry {
+func startRegistry(t testing.TB, tlsOn bool) *testRegistry {
 	t.Helper()
 	l, err := net.Listen("tcp", "0.0.0.0:0")
 	if err != nil {
@@ -58,7 +58,7 @@ func startRegistry(t *testing.T, tlsOn bool) *testRegistry {
 }
 
 // push writes img as repo:tag (repo as the registry stores it, such as library/app).
-func (r *testRegistry) push(t *testing.T, repo, tag string, img v1.Image) {
+func (r *testRegistry) push(t testing.TB, repo, tag string, img v1.Image) {
 	t.Helper()
 	ref, err := name.ParseReference(fmt.Sprintf("127.0.0.1:%d/%s:%s", r.port, repo, tag), name.Insecure)
 	if err != nil {
@@ -76,7 +76,7 @@ func (r *testRegistry) push(t *testing.T, repo, tag string, img v1.Image) {
 // proxyImage is a one-file image whose program (testdata/connectproxy, built static)
 // prints "connectproxy ok" and exits; extra, if any, adds a layer of that many random
 // bytes.
-func proxyImage(t *testing.T, bin string, extra int64) v1.Image {
+func proxyImage(t testing.TB, bin string, extra int64) v1.Image {
 	t.Helper()
 	data, err := os.ReadFile(bin)
 	if err != nil {
@@ -121,7 +121,7 @@ func proxyImage(t *testing.T, bin string, extra int64) v1.Image {
 }
 
 // buildConnectProxy builds testdata/connectproxy as a static binary.
-func buildConnectProxy(t *testing.T) string {
+func buildConnectProxy(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "connectproxy")
 	cmd := exec.Command("go", "build", "-o", bin, "./testdata/connectproxy")
@@ -134,7 +134,7 @@ func buildConnectProxy(t *testing.T) string {
 }
 
 // devkGateway is the devk network's gateway: the host, as nodes see it.
-func devkGateway(ctx context.Context, t *testing.T) string {
+func devkGateway(ctx context.Context, t testing.TB) string {
 	t.Helper()
 	gw, err := Docker(ctx, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "devk")
 	if err != nil {
@@ -144,7 +144,7 @@ func devkGateway(ctx context.Context, t *testing.T) string {
 }
 
 // cacheContainer is the running image cache's container name.
-func cacheContainer(ctx context.Context, t *testing.T) string {
+func cacheContainer(ctx context.Context, t testing.TB) string {
 	t.Helper()
 	out, err := Docker(ctx, "ps", "--filter", "label=dev.devk.service=image-cache", "--format", "{{.Names}}")
 	if err != nil || out == "" || strings.Contains(out, "\n") {
