@@ -150,18 +150,18 @@ func (m *Manager) proxyStep(ctx context.Context, s *startState) error {
 	if p.IsZero() {
 		return nil
 	}
+	onHost := ""
 	if addresser, ok := m.Driver.(driver.HostAddresser); ok {
-		addr, err := addresser.HostAddress(ctx)
-		if err != nil {
+		var err error
+		if s.net.hostAddr, onHost, err = addresser.HostAddress(ctx); err != nil {
 			return err
 		}
-		s.net.hostAddr = addr
 	}
 	for _, hostPort := range p.loopbackProxies() {
 		_, port, _ := net.SplitHostPort(hostPort)
-		where := net.JoinHostPort(s.net.hostAddr, port)
-		if s.net.hostAddr == "" || !listens(ctx, where) {
-			m.warn(fmt.Sprintf("the proxy %s listens on the host's loopback only, where the node cannot reach it (tried %s); make it listen on %s or on all addresses, or set a proxy address the node can reach", hostPort, where, s.net.hostAddr))
+		where := net.JoinHostPort(onHost, port)
+		if onHost == "" || !listens(ctx, where) {
+			m.warn(fmt.Sprintf("the proxy %s is on the host's loopback, and the node reaches the host at %s, where nothing answers on port %s; make the proxy listen there (or on every address), or set a proxy address the node can reach", hostPort, onHost, port))
 		}
 	}
 	shown := p.HTTPSProxy

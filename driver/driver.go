@@ -224,7 +224,9 @@ type ServiceHost interface {
 }
 
 // HostAddresser is a driver that knows the address its nodes reach the host at (for a
-// proxy on the host).
+// proxy on the host's loopback).
 type HostAddresser interface {
-	HostAddress(ctx context.Context) (string, error)
+	// HostAddress is the host's address as nodes see it, and the address on the host a
+	// connection to it arrives at (where a proxy must listen for nodes to reach it).
+	HostAddress(ctx context.Context) (fromNode, onHost string, err error)
 }

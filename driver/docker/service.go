@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
@@ -56,9 +57,13 @@ func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (st
 				return ip, nil
 			}
 		}
-		// Another configuration, or it will not start: replace it (its data stays).
+		// Another configuration, or it will not start: replace it (its data stays), and
+		// its image with it when that is an older one.
 		if err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
 			return "", fmt.Errorf("replace %s: %w", name, err)
+		}
+		if old := info.Config.Image; old != spec.Image {
+			defer func() { _, _ = d.api.ImageRemove(ctx, old, image.RemoveOptions{PruneChildren: true}) }()
 		}
 	}
 	if ip == "" {
@@ -175,11 +180,13 @@ func (d *Driver) RemoveService(ctx context.Context, name string) error {
 	return nil
 }
 
-// HostAddress is the devk network's gateway: the host, as its nodes see it.
-func (d *Driver) HostAddress(ctx context.Context) (string, error) {
+// HostAddress is the devk network's gateway: the host, as its nodes see it, and an
+// address of the host's own.
+func (d *Driver) HostAddress(ctx context.Context) (fromNode, onHost string, err error) {
 	ipnet, _, err := d.ensureSubnet(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return nthIP(ipnet, 1).String(), nil
+	gw := nthIP(ipnet, 1).String()
+	return gw, gw, nil
 }

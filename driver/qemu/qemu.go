@@ -416,3 +416,9 @@ func (d *Driver) ForwardPort(ctx context.Context, name string, nodePort int) (in
 	m.Ports = append(m.Ports, driver.PortMapping{HostPort: hostPort, NodePort: nodePort, Protocol: "tcp"})
 	return hostPort, d.save(m)
 }
+
+// HostAddress is the host as a VM on QEMU's user-mode network sees it: 10.0.2.2, where
+// QEMU connects to the host's loopback.
+func (d *Driver) HostAddress(context.Context) (fromNode, onHost string, err error) {
+	return "10.0.2.2", "127.0.0.1", nil
+}
