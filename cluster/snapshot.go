@@ -208,7 +208,7 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 					return err
 				}
 			}
-			return m.Driver.Stop(ctx, profile)
+			return snapshotter.Discard(ctx, profile)
 		}); err != nil {
 			return Snapshot{}, false, err
 		}

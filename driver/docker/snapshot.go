@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -89,6 +90,24 @@ func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) erro
 		return fmt.Errorf("write the node's /var: %w", err)
 	}
 	return nil
+}
+
+// Discard kills the node container: a graceful stop takes seconds to write out what the
+// restore then throws away.
+func (d *Driver) Discard(ctx context.Context, name string) error {
+	if _, err := d.inspect(ctx, name); err != nil {
+		return err
+	}
+	waitC, errC := d.api.ContainerWait(ctx, name, container.WaitConditionNotRunning)
+	if err := d.api.ContainerKill(ctx, name, "SIGKILL"); err != nil && !strings.Contains(err.Error(), "is not running") {
+		return fmt.Errorf("kill container %s: %w", name, err)
+	}
+	select {
+	case <-waitC:
+		return nil
+	case err := <-errC:
+		return fmt.Errorf("wait for container %s to stop: %w", name, err)
+	}
 }
 
 func isNotFound(err error) bool {
