@@ -88,15 +88,18 @@ func (c *ImageCache) Spec(dataDir string, proxy ProxyEnv) driver.ServiceSpec {
 		env = proxy.Seen("host.docker.internal", "localhost", "127.0.0.1").Environ()
 	}
 	args := []string{"serve"}
+	var ports []int
 	for i, u := range c.Upstreams {
 		args = append(args, u.Host+"="+strconv.Itoa(imageCacheFirstPort+i)+"="+u.URL)
+		ports = append(ports, imageCacheFirstPort+i)
 	}
 	return driver.ServiceSpec{
 		Name: ImageCacheService, Image: c.Program.Image,
 		LoadImage: func(ctx context.Context) (string, error) { return c.Build(ctx, c.Program) },
 		Args:      args, Env: env,
-		DataDir: dataDir, DataTarget: "/var/lib/registry",
-		Key: keyOf(append(append([]string{c.Program.Image}, args...), env...)),
+		DataDir: dataDir, DataTarget: "/var/lib/registry", Ports: ports,
+		// The ports are in args.
+		Key: keyOf(append(append([]string{c.Program.Image, "published"}, args...), env...)),
 	}
 }
 
@@ -106,11 +109,22 @@ func keyOf(parts []string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// URLs maps each upstream host to the cache's URL for it, at the cache's address.
-func (c *ImageCache) URLs(addr string) map[string]string {
+// URLs maps each upstream host to the cache's URL for it: at the cache's IP on the
+// nodes' network, or, for nodes that reach the host's loopback at hostAddr (VMs), at
+// the port the cache publishes there.
+func (c *ImageCache) URLs(ep driver.ServiceEndpoint, hostAddr string) map[string]string {
 	urls := map[string]string{}
 	for i, u := range c.Upstreams {
-		urls[u.Host] = "http://" + addr + ":" + strconv.Itoa(imageCacheFirstPort+i)
+		port := imageCacheFirstPort + i
+		addr := ep.IP + ":" + strconv.Itoa(port)
+		if hostAddr != "" {
+			hostPort, ok := ep.HostPorts[port]
+			if !ok {
+				continue
+			}
+			addr = hostAddr + ":" + strconv.Itoa(hostPort)
+		}
+		urls[u.Host] = "http://" + addr
 	}
 	return urls
 }
@@ -119,18 +133,32 @@ func (c *ImageCache) URLs(addr string) map[string]string {
 var ErrNoImageCache = errors.New("the image cache needs the docker driver")
 
 // ensureImageCache starts the shared cache for a profile that uses it and returns its
-// URL per upstream host; nil where the profile does without it.
+// URL per upstream host; nil where the profile does without it. Nodes of a driver that
+// cannot run it (qemu) use the Docker engine's, when there is one, through the host.
 func (m *Manager) ensureImageCache(ctx context.Context, prof *Profile) (map[string]string, error) {
 	if m.ImageCache == nil || prof.NoImageCache {
 		return nil, nil
 	}
-	host, ok := m.Driver.(driver.ServiceHost)
-	if !ok {
-		return nil, nil // the qemu driver: its nodes pull directly (see README)
+	host, viaHost := m.Driver.(driver.ServiceHost), ""
+	if host == nil {
+		addresser, ok := m.Driver.(driver.HostAddresser)
+		if !ok || m.DriverNamed == nil {
+			return nil, nil
+		}
+		engine, err := m.DriverNamed("docker")
+		if err != nil {
+			return nil, nil
+		}
+		if host, ok = engine.(driver.ServiceHost); !ok || engine.Preflight(ctx) != nil {
+			return nil, nil // no Docker engine here: the VM pulls directly
+		}
+		if viaHost, _, err = addresser.HostAddress(ctx); err != nil {
+			return nil, err
+		}
 	}
-	addr, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir(), prof.Proxy))
+	ep, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir(), prof.Proxy))
 	if err != nil {
 		return nil, err
 	}
-	return m.ImageCache.URLs(addr), nil
+	return m.ImageCache.URLs(ep, viaHost), nil
 }

@@ -333,9 +333,6 @@ func (m *Manager) startImageCache(ctx context.Context, s *startState) error {
 	if m.ImageCache == nil || s.prof.NoImageCache {
 		return nil
 	}
-	if _, ok := m.Driver.(driver.ServiceHost); !ok {
-		return nil
-	}
 	err := m.step("Starting the shared image cache", func() (err error) {
 		s.net.cacheURLs, err = m.ensureImageCache(ctx, s.prof)
 		return err

@@ -2,10 +2,13 @@ package cluster
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/internal/golden"
 )
 
@@ -115,8 +118,20 @@ func TestImageCacheSpec(t *testing.T) {
 	if !strings.Contains(strings.Join(withProxy.Env, " "), "HTTPS_PROXY=http://host.docker.internal:3128") {
 		t.Errorf("env %q: the loopback proxy is not moved to the host's name", withProxy.Env)
 	}
-	urls := c.URLs("192.168.49.2")
-	if urls["docker.io"] != "http://192.168.49.2:5001" || urls["registry.k8s.io"] != "http://192.168.49.2:5002" {
-		t.Errorf("urls %v", urls)
+	if !slices.Equal(spec.Ports, []int{5001, 5002}) {
+		t.Errorf("ports %v", spec.Ports)
+	}
+	ep := driver.ServiceEndpoint{IP: "192.168.49.2", HostPorts: map[int]int{5001: 40001, 5002: 40002}}
+	tests := []struct {
+		name, viaHost string
+		want          map[string]string
+	}{
+		{"a container node: the cache's IP", "", map[string]string{"docker.io": "http://192.168.49.2:5001", "registry.k8s.io": "http://192.168.49.2:5002"}},
+		{"a VM: the host's loopback ports", "10.0.2.2", map[string]string{"docker.io": "http://10.0.2.2:40001", "registry.k8s.io": "http://10.0.2.2:40002"}},
+	}
+	for _, tt := range tests {
+		if got := c.URLs(ep, tt.viaHost); !maps.Equal(got, tt.want) {
+			t.Errorf("%s: urls %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

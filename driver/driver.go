@@ -211,15 +211,25 @@ type ServiceSpec struct {
 	Env       []string // KEY=VALUE
 	// DataDir is a host folder the service keeps its data in, at DataTarget inside.
 	DataDir, DataTarget string
+	// Ports are the service's ports, published on the host's 127.0.0.1 as well (for
+	// nodes that reach the host's loopback, as VMs on QEMU's user-mode network do).
+	Ports []int
 	// Key identifies the configuration: a running service with another key is replaced.
 	Key string
 }
 
+// ServiceEndpoint is where a running service is: its IP on the nodes' network, and the
+// 127.0.0.1 port each of its ports is published on.
+type ServiceEndpoint struct {
+	IP        string
+	HostPorts map[int]int
+}
+
 // ServiceHost is a driver that can run shared services where its nodes reach them.
 type ServiceHost interface {
-	// EnsureService starts the service unless it runs with the same Key, and returns the
-	// address (an IP) the driver's nodes reach it at.
-	EnsureService(ctx context.Context, spec ServiceSpec) (addr string, err error)
+	// EnsureService starts the service unless it runs with the same Key, and returns
+	// where it is.
+	EnsureService(ctx context.Context, spec ServiceSpec) (ServiceEndpoint, error)
 	// ServiceExec runs argv in the running service and returns its standard output.
 	ServiceExec(ctx context.Context, name string, argv []string) ([]byte, error)
 	// RemoveService stops and removes the service (its DataDir stays); absent is fine.

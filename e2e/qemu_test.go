@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,11 @@ func TestQEMUDriver(t *testing.T) {
 	env := NewEnv(t, devkBin, "e2e-vm")
 	env.Devk(ctx, "delete")
 	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
+	// A registry of the test's plays Docker Hub for the shared image cache.
+	upstream := startRegistry(t, false)
+	cacheTag := fmt.Sprintf("vm-%d", time.Now().UnixNano())
+	upstream.push(t, "library/devk-vm-cache", cacheTag, proxyImage(t, buildConnectProxy(t), 0))
+	env.Extra = append(env.Extra, fmt.Sprintf("DEVK_IMAGE_CACHE_UPSTREAMS=docker.io=http://host.docker.internal:%d", upstream.port))
 
 	r := env.MustDevk(ctx, "start", "--driver", "qemu", "--cpus", "2", "--memory", "3g")
 	t.Logf("devk start --driver qemu took %s\n%s", r.Duration.Round(time.Second), r.Stderr)
@@ -61,6 +67,18 @@ func TestQEMUDriver(t *testing.T) {
 		logs, err := RunPod(ctx, cs, "default", "vm-dns", "busybox:1.37", []string{"nslookup", "kubernetes.default.svc.cluster.local"}, 5*time.Minute)
 		if err != nil || !strings.Contains(logs, "10.96.0.1") {
 			t.Fatalf("%v\n%s", err, logs)
+		}
+	})
+
+	t.Run("an image comes through the shared image cache", func(t *testing.T) {
+		// The VM reaches the cache's port on the host's loopback at 10.0.2.2.
+		image := "docker.io/library/devk-vm-cache:" + cacheTag
+		logs, err := RunPod(ctx, cs, "default", "vm-cache", image, nil, 5*time.Minute)
+		if err != nil || !strings.Contains(logs, "connectproxy ok") {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+		if _, ok := cachedImages(ctx, env)[image]; !ok {
+			t.Errorf("%s ran but the cache does not hold it", image)
 		}
 	})
 

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
+	"github.com/docker/go-connections/nat"
 
 	"github.com/devk-dev/devk/driver"
 )
@@ -35,32 +36,39 @@ func (d *Driver) ServiceContainer(name string) string {
 
 // EnsureService runs the service's container on the devk network, where every node
 // reaches it, and nowhere else (no published ports). It restarts with the engine.
-func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (string, error) {
+func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (driver.ServiceEndpoint, error) {
+	ep, err := d.ensureService(ctx, spec)
+	if err != nil {
+		return driver.ServiceEndpoint{}, err
+	}
+	return ep, nil
+}
+
+func (d *Driver) ensureService(ctx context.Context, spec driver.ServiceSpec) (driver.ServiceEndpoint, error) {
+	none := driver.ServiceEndpoint{}
 	name := d.ServiceContainer(spec.Name)
 	ip := ""
 	info, err := d.api.ContainerInspect(ctx, name)
 	switch {
 	case errdefs.IsNotFound(err):
 	case err != nil:
-		return "", d.engineError(ctx, fmt.Errorf("inspect %s: %w", name, err))
+		return none, d.engineError(ctx, fmt.Errorf("inspect %s: %w", name, err))
 	case info.Config == nil || info.Config.Labels[labelService] != spec.Name || info.Config.Labels[LabelHome] != d.homeID:
-		return "", fmt.Errorf("%w: container %s exists and was not created by this devk; devk leaves it alone: remove it yourself (`docker rm -f %s`)", driver.ErrForeign, name, name)
+		return none, fmt.Errorf("%w: container %s exists and was not created by this devk; devk leaves it alone: remove it yourself (`docker rm -f %s`)", driver.ErrForeign, name, name)
 	default:
 		if ep, ok := info.NetworkSettings.Networks[NetworkName]; ok && ep.IPAMConfig != nil {
 			ip = ep.IPAMConfig.IPv4Address
 		}
 		if info.Config.Labels[labelServiceKey] == spec.Key && ip != "" {
-			if info.State != nil && info.State.Running {
-				return ip, nil
-			}
-			if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err == nil {
-				return ip, nil
+			running := info.State != nil && info.State.Running
+			if running || d.api.ContainerStart(ctx, name, container.StartOptions{}) == nil {
+				return driver.ServiceEndpoint{IP: ip, HostPorts: hostPorts(info.HostConfig)}, nil
 			}
 		}
 		// Another configuration, or it will not start: replace it (its data stays), and
 		// its image with it when that is an older one.
 		if err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
-			return "", fmt.Errorf("replace %s: %w", name, err)
+			return none, fmt.Errorf("replace %s: %w", name, err)
 		}
 		if old := info.Config.Image; old != spec.Image {
 			defer func() { _, _ = d.api.ImageRemove(ctx, old, image.RemoveOptions{PruneChildren: true}) }()
@@ -68,15 +76,15 @@ func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (st
 	}
 	if ip == "" {
 		if ip, err = d.ensureNetwork(ctx); err != nil {
-			return "", err
+			return none, err
 		}
 	}
 	if err := d.ensureImage(ctx, spec); err != nil {
-		return "", err
+		return none, err
 	}
 	if spec.DataDir != "" {
 		if err := os.MkdirAll(spec.DataDir, 0o755); err != nil {
-			return "", fmt.Errorf("create %s: %w", spec.DataDir, err)
+			return none, fmt.Errorf("create %s: %w", spec.DataDir, err)
 		}
 	}
 	cfg := &container.Config{
@@ -100,16 +108,47 @@ func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (st
 	if spec.DataDir != "" {
 		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.DataDir, Target: spec.DataTarget}}
 	}
+	// Each port on 127.0.0.1 at a port picked now and kept, so it stays across restarts.
+	published := map[int]int{}
+	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	for _, p := range spec.Ports {
+		hostPort, err := driver.FreePort()
+		if err != nil {
+			return none, err
+		}
+		published[p] = hostPort
+		port := nat.Port(fmt.Sprintf("%d/tcp", p))
+		exposed[port] = struct{}{}
+		bindings[port] = []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: fmt.Sprint(hostPort)}}
+	}
+	cfg.ExposedPorts, host.PortBindings = exposed, bindings
 	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		NetworkName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}},
 	}}
 	if _, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, name); err != nil {
-		return "", fmt.Errorf("create %s: %w", name, err)
+		return none, fmt.Errorf("create %s: %w", name, err)
 	}
 	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
-		return "", fmt.Errorf("start %s: %w", name, err)
+		return none, fmt.Errorf("start %s: %w", name, err)
 	}
-	return ip, nil
+	return driver.ServiceEndpoint{IP: ip, HostPorts: published}, nil
+}
+
+// hostPorts reads back the ports a service publishes on 127.0.0.1.
+func hostPorts(h *container.HostConfig) map[int]int {
+	out := map[int]int{}
+	if h == nil {
+		return out
+	}
+	for port, bindings := range h.PortBindings {
+		for _, b := range bindings {
+			var hp int
+			if _, err := fmt.Sscan(b.HostPort, &hp); err == nil {
+				out[port.Int()] = hp
+			}
+		}
+	}
+	return out
 }
 
 // rootless tells whether the engine runs as an ordinary user, whose root in a container
