@@ -1,7 +1,9 @@
 package addons
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"strings"
 	"testing/fstest"
 
@@ -21,12 +23,13 @@ func ImageCacheProgram() iso.GoProgram {
 	// The file's build tag keeps it out of devk's module; the image's module builds it.
 	source := strings.Replace(imageCacheMain, "//go:build ignore\n", "", 1)
 	fsys := fstest.MapFS{"main.go": {Data: []byte(source), Mode: 0o644}}
-	hash := iso.SourceHash(fsys)
-	version := "src-" + hash[:12]
+	gomod := "module " + imageCacheModule + "\n\ngo 1.24.0\n\nrequire github.com/distribution/distribution/v3 " + RegistryVersion + "\n"
+	// The tag names the source and the dependencies, so a new distribution is a new image.
+	sum := sha256.Sum256([]byte(iso.SourceHash(fsys) + "\x00" + gomod))
+	version := "src-" + hex.EncodeToString(sum[:])[:12]
 	return iso.GoProgram{
 		Name: "devk-image-cache", Module: imageCacheModule, Version: version,
 		Image:  "devk.dev/image-cache:" + version,
-		Source: fsys,
-		GoMod:  "module " + imageCacheModule + "\n\ngo 1.24.0\n\nrequire github.com/distribution/distribution/v3 " + RegistryVersion + "\n",
+		Source: fsys, GoMod: gomod,
 	}
 }

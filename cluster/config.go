@@ -172,7 +172,8 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 		files = append(files, NodeFile{Path: RegistriesDir + "/" + h.Host + "/hosts.toml", Mode: 0o644, Data: h.HostsTOML()})
 	}
 	for _, unit := range proxyUnits() {
-		files = append(files, NodeFile{Path: proxyDropInPath(unit), Mode: 0o644, Data: proxyDropIn(p.Proxy)})
+		// 0600: a proxy URL can hold a password.
+		files = append(files, NodeFile{Path: proxyDropInPath(unit), Mode: 0o600, Data: proxyDropIn(p.Proxy)})
 	}
 	// dockerd (containerd image store) reads hosts.toml files from its certs.d.
 	files = append(files, NodeFile{Path: "/etc/docker/certs.d", Link: RegistriesDir})

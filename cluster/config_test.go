@@ -218,7 +218,8 @@ func TestNodeFiles(t *testing.T) {
 			if f.Link != "" {
 				continue
 			}
-			secret := strings.HasSuffix(f.Path, ".key") || strings.HasSuffix(f.Path, "-key.pem") || strings.HasSuffix(f.Path, ".conf") && strings.HasPrefix(f.Path, "/etc/kubernetes/")
+			secret := strings.HasSuffix(f.Path, ".key") || strings.HasSuffix(f.Path, "-key.pem") || strings.HasSuffix(f.Path, ".conf") && strings.HasPrefix(f.Path, "/etc/kubernetes/") ||
+				strings.HasSuffix(f.Path, "/devk-proxy.conf") // a proxy URL may hold a password
 			want := int64(0o644)
 			if secret {
 				want = 0o600

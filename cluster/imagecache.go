@@ -71,8 +71,10 @@ func ParseUpstreams(upstreams []Upstream, overrides string) ([]Upstream, error) 
 // started with the first cluster that uses it, kept across `devk delete`, its storage
 // under $DEVK_HOME/cache/registry.
 type ImageCache struct {
-	Program   iso.GoProgram
-	Upstreams []Upstream
+	Program iso.GoProgram
+	// UpstreamOverrides is HOST=URL,... (ImageCacheUpstreamsVar), applied to
+	// DefaultUpstreams; start refuses a malformed one before anything changes.
+	UpstreamOverrides string
 	// Build gives an archive of Program's image, building it if needed.
 	Build func(ctx context.Context, p iso.GoProgram) (archive string, err error)
 }
@@ -80,27 +82,37 @@ type ImageCache struct {
 // ImageCacheDir is where the cache keeps what it pulled.
 func (h Home) ImageCacheDir() string { return filepath.Join(h.CacheDir(), "registry") }
 
+// Upstreams are the registries the cache serves, in port order.
+func (c *ImageCache) Upstreams() ([]Upstream, error) {
+	return ParseUpstreams(DefaultUpstreams(), c.UpstreamOverrides)
+}
+
 // Spec is the cache's service: one registry per upstream, on consecutive ports, reaching
-// them through proxy (seen from a container: the host is host.docker.internal).
-func (c *ImageCache) Spec(dataDir string, proxy ProxyEnv) driver.ServiceSpec {
-	var env []string
-	if !proxy.IsZero() {
-		env = proxy.Seen("host.docker.internal", "localhost", "127.0.0.1").Environ()
+// them through proxy (seen from a container: the host is host.docker.internal; noProxy
+// are more addresses it reaches directly). A zero proxy keeps the running cache's.
+func (c *ImageCache) Spec(dataDir string, proxy ProxyEnv, noProxy ...string) (driver.ServiceSpec, error) {
+	upstreams, err := c.Upstreams()
+	if err != nil {
+		return driver.ServiceSpec{}, err
 	}
 	args := []string{"serve"}
 	var ports []int
-	for i, u := range c.Upstreams {
+	for i, u := range upstreams {
 		args = append(args, u.Host+"="+strconv.Itoa(imageCacheFirstPort+i)+"="+u.URL)
 		ports = append(ports, imageCacheFirstPort+i)
+	}
+	var env []string
+	if !proxy.IsZero() {
+		always := []string{"localhost", "127.0.0.1", "host.docker.internal"}
+		env = proxy.Seen("host.docker.internal", append(always, noProxy...)...).Environ()
 	}
 	return driver.ServiceSpec{
 		Name: ImageCacheService, Image: c.Program.Image,
 		LoadImage: func(ctx context.Context) (string, error) { return c.Build(ctx, c.Program) },
 		Args:      args, Env: env,
 		DataDir: dataDir, DataTarget: "/var/lib/registry", Ports: ports,
-		// The ports are in args.
-		Key: keyOf(append(append([]string{c.Program.Image, "published"}, args...), env...)),
-	}
+		Key: keyOf(append([]string{c.Program.Image, "published"}, args...)), // ports are in args
+	}, nil
 }
 
 // keyOf hashes a configuration's parts.
@@ -110,53 +122,71 @@ func keyOf(parts []string) string {
 }
 
 // URLs maps each upstream host to the cache's URL for it: at the cache's IP on the
-// nodes' network, or, for nodes that reach the host's loopback at hostAddr (VMs), at
+// nodes' network, or, for nodes that reach the host's loopback at viaHost (VMs), at
 // the port the cache publishes there.
-func (c *ImageCache) URLs(ep driver.ServiceEndpoint, hostAddr string) map[string]string {
+func (c *ImageCache) URLs(ep driver.ServiceEndpoint, viaHost string) map[string]string {
+	upstreams, err := c.Upstreams()
+	if err != nil {
+		return nil
+	}
 	urls := map[string]string{}
-	for i, u := range c.Upstreams {
+	for i, u := range upstreams {
 		port := imageCacheFirstPort + i
 		addr := ep.IP + ":" + strconv.Itoa(port)
-		if hostAddr != "" {
+		if viaHost != "" {
 			hostPort, ok := ep.HostPorts[port]
 			if !ok {
 				continue
 			}
-			addr = hostAddr + ":" + strconv.Itoa(hostPort)
+			addr = viaHost + ":" + strconv.Itoa(hostPort)
 		}
 		urls[u.Host] = "http://" + addr
 	}
 	return urls
 }
 
-// ErrNoImageCache means the driver cannot run the shared image cache.
-var ErrNoImageCache = errors.New("the image cache needs the docker driver")
+// ErrNoImageCache means no Docker engine is there to run the shared image cache.
+var ErrNoImageCache = errors.New("the image cache needs a Docker engine")
+
+// cacheHost is where the shared cache runs: the driver's engine, or, for a driver that
+// cannot run it (qemu), the Docker engine when there is one, which its nodes reach
+// through the host at viaHost. A nil host means there is none.
+func (m *Manager) cacheHost(ctx context.Context) (host driver.ServiceHost, viaHost string, err error) {
+	if host, ok := m.Driver.(driver.ServiceHost); ok {
+		return host, "", nil
+	}
+	addresser, ok := m.Driver.(driver.HostAddresser)
+	if !ok || m.DriverNamed == nil {
+		return nil, "", nil
+	}
+	engine, err := m.DriverNamed("docker")
+	if err != nil {
+		return nil, "", nil
+	}
+	if host, ok = engine.(driver.ServiceHost); !ok || engine.Preflight(ctx) != nil {
+		return nil, "", nil // no Docker engine here: VMs pull directly
+	}
+	if viaHost, _, err = addresser.HostAddress(ctx); err != nil {
+		return nil, "", err
+	}
+	return host, viaHost, nil
+}
 
 // ensureImageCache starts the shared cache for a profile that uses it and returns its
-// URL per upstream host; nil where the profile does without it. Nodes of a driver that
-// cannot run it (qemu) use the Docker engine's, when there is one, through the host.
-func (m *Manager) ensureImageCache(ctx context.Context, prof *Profile) (map[string]string, error) {
+// URL per upstream host; nil where the profile does without it.
+func (m *Manager) ensureImageCache(ctx context.Context, prof *Profile, noProxy []string) (map[string]string, error) {
 	if m.ImageCache == nil || prof.NoImageCache {
 		return nil, nil
 	}
-	host, viaHost := m.Driver.(driver.ServiceHost), ""
-	if host == nil {
-		addresser, ok := m.Driver.(driver.HostAddresser)
-		if !ok || m.DriverNamed == nil {
-			return nil, nil
-		}
-		engine, err := m.DriverNamed("docker")
-		if err != nil {
-			return nil, nil
-		}
-		if host, ok = engine.(driver.ServiceHost); !ok || engine.Preflight(ctx) != nil {
-			return nil, nil // no Docker engine here: the VM pulls directly
-		}
-		if viaHost, _, err = addresser.HostAddress(ctx); err != nil {
-			return nil, err
-		}
+	host, viaHost, err := m.cacheHost(ctx)
+	if err != nil || host == nil {
+		return nil, err
 	}
-	ep, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir(), prof.Proxy))
+	spec, err := m.ImageCache.Spec(m.Home.ImageCacheDir(), prof.Proxy, noProxy...)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := host.EnsureService(ctx, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -163,20 +163,28 @@ func (m *Manager) ImageCacheList() (ImageCacheContents, error) {
 var ErrNotCached = errors.New("not in the image cache")
 
 // imageCacheExec runs the cache program with args in the cache, starting the cache if
-// it does not run (with no proxy: a running one keeps its own).
+// there is none yet (a stopped one is started as it was).
 func (m *Manager) imageCacheExec(ctx context.Context, args ...string) error {
-	host, ok := m.Driver.(driver.ServiceHost)
-	if !ok || m.ImageCache == nil {
-		return fmt.Errorf("%w (it runs as a container on the Docker engine): use `--driver docker`", ErrNoImageCache)
+	host, _, err := m.cacheHost(ctx)
+	if err != nil {
+		return err
+	}
+	if host == nil || m.ImageCache == nil {
+		return fmt.Errorf("%w: start the Docker engine (the cache is a container there)", ErrNoImageCache)
 	}
 	argv := append([]string{m.ImageCache.Program.Binary()}, args...)
-	if _, err := host.ServiceExec(ctx, ImageCacheService, argv); err == nil {
-		return nil
+	_, err = host.ServiceExec(ctx, ImageCacheService, argv)
+	if !errors.Is(err, driver.ErrNotFound) {
+		return err
 	}
-	if _, err := host.EnsureService(ctx, m.ImageCache.Spec(m.Home.ImageCacheDir(), ProxyEnv{})); err != nil {
+	spec, err := m.ImageCache.Spec(m.Home.ImageCacheDir(), ProxyEnv{})
+	if err != nil {
+		return err
+	}
+	if _, err := host.EnsureService(ctx, spec); err != nil {
 		return fmt.Errorf("start the image cache: %w", err)
 	}
-	_, err := host.ServiceExec(ctx, ImageCacheService, argv)
+	_, err = host.ServiceExec(ctx, ImageCacheService, argv)
 	return err
 }
 

@@ -205,9 +205,11 @@ func (m *Manager) Status(ctx context.Context, profile string) (Status, error) {
 // Purge removes devk's whole home: profiles, certificates, the node image cache and the
 // shared image cache (its container too).
 func (m *Manager) Purge(ctx context.Context) error {
-	if host, ok := m.Driver.(driver.ServiceHost); ok {
+	// The image cache's container goes first: its storage is in the home. An engine
+	// that does not answer leaves it, with a warning.
+	if host, _, err := m.cacheHost(ctx); err == nil && host != nil {
 		if err := host.RemoveService(ctx, ImageCacheService); err != nil {
-			return err
+			m.warn(fmt.Sprintf("the image cache's container stays: %v (remove it with `docker rm -f`)", err))
 		}
 	}
 	if err := os.RemoveAll(m.Home.Dir); err != nil {

@@ -84,8 +84,10 @@ type StartOptions struct {
 	RegistryMirrors    []string
 	InsecureRegistries []string
 	ImageCache         *bool
-	// Proxy is the proxy settings start found (zero: the profile keeps its own).
-	Proxy ProxyEnv
+	// Proxy is the proxy settings start found; ProxySet says whether the environment
+	// had any (else the profile keeps its own).
+	Proxy    ProxyEnv
+	ProxySet bool
 }
 
 // How long start waits for the node to boot and for each component to be ready: a VM
@@ -169,8 +171,8 @@ func (m *Manager) startSteps() []startStep {
 		{"preflight", func(ctx context.Context, _ *startState) error { return m.Driver.Preflight(ctx) }},
 		{"load profile", m.loadStartProfile},
 		{"node image", m.ensureNodeImage},
-		{"image cache", m.startImageCache},
 		{"proxy", m.proxyStep},
+		{"image cache", m.startImageCache},
 		{"provision node", m.provisionNode},
 		{"boot node", m.bootNode},
 		{"disk space", m.checkDisk},
@@ -227,6 +229,11 @@ func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 	opts := s.opts
 	if err := m.checkNotRestoring(opts.Profile); err != nil {
 		return err
+	}
+	if m.ImageCache != nil {
+		if _, err := m.ImageCache.Upstreams(); err != nil {
+			return err
+		}
 	}
 	prof, err := m.Home.Load(opts.Profile)
 	switch {
@@ -322,7 +329,7 @@ func applyRegistryOptions(prof *Profile, opts StartOptions) {
 	if opts.ImageCache != nil {
 		prof.NoImageCache = !*opts.ImageCache
 	}
-	if !opts.Proxy.IsZero() {
+	if opts.ProxySet {
 		prof.Proxy = opts.Proxy
 	}
 }
@@ -334,7 +341,7 @@ func (m *Manager) startImageCache(ctx context.Context, s *startState) error {
 		return nil
 	}
 	err := m.step("Starting the shared image cache", func() (err error) {
-		s.net.cacheURLs, err = m.ensureImageCache(ctx, s.prof)
+		s.net.cacheURLs, err = m.ensureImageCache(ctx, s.prof, s.net.direct())
 		return err
 	})
 	if err != nil && ctx.Err() == nil {

@@ -20,15 +20,30 @@ type ProxyEnv struct {
 	NoProxy    string `json:"noProxy,omitempty"`
 }
 
-// ProxyFromEnv reads the proxy variables through getenv; upper case wins, as curl does.
-func ProxyFromEnv(getenv func(string) string) ProxyEnv {
+// ProxyFromEnv reads the proxy variables through lookup (os.LookupEnv); upper case wins
+// over lower case. set tells whether any of them is in the environment at all, empty
+// ones included: `HTTPS_PROXY= devk start` clears what a profile had. A proxy without a
+// scheme (proxy:3128) is taken as http://, as curl and Go do.
+func ProxyFromEnv(lookup func(string) (string, bool)) (p ProxyEnv, set bool) {
 	get := func(name string) string {
-		if v := getenv(name); v != "" {
-			return v
+		for _, n := range []string{name, strings.ToLower(name)} {
+			if v, ok := lookup(n); ok {
+				set = true
+				if v != "" {
+					return v
+				}
+			}
 		}
-		return getenv(strings.ToLower(name))
+		return ""
 	}
-	return ProxyEnv{HTTPProxy: get("HTTP_PROXY"), HTTPSProxy: get("HTTPS_PROXY"), NoProxy: get("NO_PROXY")}
+	withScheme := func(v string) string {
+		if v != "" && !strings.Contains(v, "://") {
+			return "http://" + v
+		}
+		return v
+	}
+	p = ProxyEnv{HTTPProxy: withScheme(get("HTTP_PROXY")), HTTPSProxy: withScheme(get("HTTPS_PROXY")), NoProxy: get("NO_PROXY")}
+	return p, set
 }
 
 // IsZero tells whether no proxy is set.
@@ -114,7 +129,8 @@ func proxyDropIn(p ProxyEnv) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by devk: the HTTP proxy settings `devk start` found in its environment.\n[Service]\n")
 	for _, kv := range p.Environ() {
-		fmt.Fprintf(&b, "Environment=%q\n", kv)
+		// systemd expands %-specifiers in Environment=: a URL-encoded password has them.
+		fmt.Fprintf(&b, "Environment=%q\n", strings.ReplaceAll(kv, "%", "%%"))
 	}
 	return []byte(b.String())
 }
@@ -126,12 +142,21 @@ func proxyUnits() []string { return []string{"containerd", "docker", "kubelet"} 
 type nodeNet struct {
 	cacheURLs map[string]string // the shared image cache's URL per upstream host
 	hostAddr  string            // the host as the node reaches it (for a proxy on it)
+	subnet    string            // the nodes' network, reached directly
+}
+
+// direct is what is reached without a proxy on the node's network.
+func (nn nodeNet) direct() []string {
+	if nn.subnet == "" {
+		return nil
+	}
+	return []string{nn.subnet}
 }
 
 // nodeNoProxy is what the node reaches directly, never through the user's proxy: itself,
 // the image cache, and the cluster's addresses and names.
 func nodeNoProxy(p NodeParams, nn nodeNet) []string {
-	list := []string{"localhost", "127.0.0.1", p.NodeIP, p.NodeName}
+	list := append([]string{"localhost", "127.0.0.1", p.NodeIP, p.NodeName}, nn.direct()...)
 	var caches []string
 	for _, u := range nn.cacheURLs {
 		if parsed, err := url.Parse(u); err == nil {
@@ -156,12 +181,15 @@ func (m *Manager) proxyStep(ctx context.Context, s *startState) error {
 		if s.net.hostAddr, onHost, err = addresser.HostAddress(ctx); err != nil {
 			return err
 		}
+		if s.net.subnet, err = addresser.NodeNetwork(ctx); err != nil {
+			return err
+		}
 	}
 	for _, hostPort := range p.loopbackProxies() {
 		_, port, _ := net.SplitHostPort(hostPort)
 		where := net.JoinHostPort(onHost, port)
 		if onHost == "" || !listens(ctx, where) {
-			m.warn(fmt.Sprintf("the proxy %s is on the host's loopback, and the node reaches the host at %s, where nothing answers on port %s; make the proxy listen there (or on every address), or set a proxy address the node can reach", hostPort, onHost, port))
+			m.warn(fmt.Sprintf("the proxy %s is on the host's loopback, and the node reaches the host at %s, where nothing answers on port %s; make the proxy listen on %s too, or set a proxy address the node can reach", hostPort, onHost, port, onHost))
 		}
 	}
 	shown := p.HTTPSProxy

@@ -7,11 +7,25 @@ import (
 )
 
 func TestProxyFromEnv(t *testing.T) {
-	env := map[string]string{"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:2", "http_proxy": "http://h:3", "no_proxy": "corp.example"}
-	got := ProxyFromEnv(func(k string) string { return env[k] })
-	want := ProxyEnv{HTTPProxy: "http://h:3", HTTPSProxy: "http://upper:2", NoProxy: "corp.example"}
-	if got != want {
-		t.Errorf("got %+v, want %+v", got, want)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    ProxyEnv
+		wantSet bool
+	}{
+		{"upper case wins", map[string]string{"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:2", "http_proxy": "http://h:3", "no_proxy": "corp.example"},
+			ProxyEnv{HTTPProxy: "http://h:3", HTTPSProxy: "http://upper:2", NoProxy: "corp.example"}, true},
+		{"no scheme is http", map[string]string{"HTTPS_PROXY": "proxy.corp:3128"}, ProxyEnv{HTTPSProxy: "http://proxy.corp:3128"}, true},
+		{"set but empty clears", map[string]string{"HTTPS_PROXY": ""}, ProxyEnv{}, true},
+		{"none", map[string]string{"HOME": "/root"}, ProxyEnv{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, set := ProxyFromEnv(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if got != tt.want || set != tt.wantSet {
+				t.Errorf("got %+v %v, want %+v %v", got, set, tt.want, tt.wantSet)
+			}
+		})
 	}
 }
 
@@ -38,7 +52,7 @@ func TestProxySeen(t *testing.T) {
 }
 
 func TestProxyValidate(t *testing.T) {
-	for _, p := range []ProxyEnv{{HTTPProxy: "proxy:3128"}, {HTTPSProxy: "http://"}, {HTTPSProxy: "ftp://p:1"}} {
+	for _, p := range []ProxyEnv{{HTTPProxy: "http:/proxy"}, {HTTPSProxy: "http://"}, {HTTPSProxy: "ftp://p:1"}} {
 		if err := p.Validate(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v: err = %v, want ErrInvalid", p, err)
 		}
@@ -60,6 +74,9 @@ func TestNodeProxyFiles(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("drop-in lacks %s:\n%s", want, got)
 		}
+	}
+	if escaped := string(proxyDropIn(ProxyEnv{HTTPSProxy: "http://u:p%40ss@proxy:3128"})); !strings.Contains(escaped, "p%%40ss") {
+		t.Errorf("a %% is not escaped for systemd:\n%s", escaped)
 	}
 	if none := string(proxyDropIn(ProxyEnv{})); strings.Contains(none, "Environment") {
 		t.Errorf("no proxy still sets something:\n%s", none)

@@ -3,8 +3,8 @@ package cluster
 import (
 	"errors"
 	"maps"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,30 +104,43 @@ func TestParseUpstreams(t *testing.T) {
 }
 
 func TestImageCacheSpec(t *testing.T) {
-	c := &ImageCache{Upstreams: DefaultUpstreams()[:2]}
+	c := &ImageCache{UpstreamOverrides: "docker.io=http://host.docker.internal:5999"}
 	c.Program.Image = "devk.dev/image-cache:src-1"
-	spec := c.Spec("/home/u/.devk/cache/registry", ProxyEnv{})
-	want := []string{"serve", "docker.io=5001=https://registry-1.docker.io", "registry.k8s.io=5002=https://registry.k8s.io"}
-	if strings.Join(spec.Args, " ") != strings.Join(want, " ") || len(spec.Env) != 0 {
+	spec, err := c.Spec("/home/u/.devk/cache/registry", ProxyEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"serve", "docker.io=5001=http://host.docker.internal:5999", "registry.k8s.io=5002=https://registry.k8s.io",
+		"ghcr.io=5003=https://ghcr.io", "quay.io=5004=https://quay.io"}
+	if !slices.Equal(spec.Args, want) || len(spec.Env) != 0 {
 		t.Errorf("args %q env %q", spec.Args, spec.Env)
 	}
-	withProxy := c.Spec("/d", ProxyEnv{HTTPSProxy: "http://127.0.0.1:3128"})
-	if withProxy.Key == spec.Key {
-		t.Error("a proxy change keeps the key: the cache would not be replaced")
-	}
-	if !strings.Contains(strings.Join(withProxy.Env, " "), "HTTPS_PROXY=http://host.docker.internal:3128") {
-		t.Errorf("env %q: the loopback proxy is not moved to the host's name", withProxy.Env)
-	}
-	if !slices.Equal(spec.Ports, []int{5001, 5002}) {
+	if !slices.Equal(spec.Ports, []int{5001, 5002, 5003, 5004}) {
 		t.Errorf("ports %v", spec.Ports)
 	}
-	ep := driver.ServiceEndpoint{IP: "192.168.49.2", HostPorts: map[int]int{5001: 40001, 5002: 40002}}
+	withProxy, _ := c.Spec("/d", ProxyEnv{HTTPSProxy: "http://127.0.0.1:3128"}, "192.168.49.0/24")
+	if withProxy.Key != spec.Key {
+		t.Error("the key depends on the proxy: profiles with different proxies would replace the shared cache in turn")
+	}
+	env := strings.Join(withProxy.Env, " ")
+	for _, want := range []string{"HTTPS_PROXY=http://host.docker.internal:3128", "NO_PROXY=localhost,127.0.0.1,host.docker.internal,192.168.49.0/24"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("env %q lacks %s", env, want)
+		}
+	}
+	if _, err := (&ImageCache{UpstreamOverrides: "docker.io"}).Spec("/d", ProxyEnv{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a malformed override: %v, want ErrInvalid", err)
+	}
+
+	ep := driver.ServiceEndpoint{IP: "192.168.49.2", HostPorts: map[int]int{5001: 40001, 5002: 40002, 5003: 40003}}
 	tests := []struct {
 		name, viaHost string
 		want          map[string]string
 	}{
-		{"a container node: the cache's IP", "", map[string]string{"docker.io": "http://192.168.49.2:5001", "registry.k8s.io": "http://192.168.49.2:5002"}},
-		{"a VM: the host's loopback ports", "10.0.2.2", map[string]string{"docker.io": "http://10.0.2.2:40001", "registry.k8s.io": "http://10.0.2.2:40002"}},
+		{"a container node: the cache's IP", "", map[string]string{"docker.io": "http://192.168.49.2:5001", "registry.k8s.io": "http://192.168.49.2:5002",
+			"ghcr.io": "http://192.168.49.2:5003", "quay.io": "http://192.168.49.2:5004"}},
+		{"a VM: the host's loopback ports (an unpublished one is left out)", "10.0.2.2", map[string]string{"docker.io": "http://10.0.2.2:40001",
+			"registry.k8s.io": "http://10.0.2.2:40002", "ghcr.io": "http://10.0.2.2:40003"}},
 	}
 	for _, tt := range tests {
 		if got := c.URLs(ep, tt.viaHost); !maps.Equal(got, tt.want) {

@@ -175,11 +175,7 @@ func (a *app) manager(report cluster.Reporter) (*cluster.Manager, driver.Driver,
 	} else {
 		builder.VM = true
 	}
-	upstreams, err := cluster.ParseUpstreams(cluster.DefaultUpstreams(), os.Getenv(cluster.ImageCacheUpstreamsVar))
-	if err != nil {
-		return nil, nil, err
-	}
-	cache := &cluster.ImageCache{Program: addons.ImageCacheProgram(), Upstreams: upstreams, Build: builder.GoImage}
+	cache := &cluster.ImageCache{Program: addons.ImageCacheProgram(), UpstreamOverrides: os.Getenv(cluster.ImageCacheUpstreamsVar), Build: builder.GoImage}
 	return &cluster.Manager{
 		Home: home, Driver: drv, Images: builder, Report: report, Kubeconfig: kubeconfig,
 		DriverNamed: func(name string) (driver.Driver, error) { return a.newDriver(name, home) },

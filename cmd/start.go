@@ -118,7 +118,7 @@ func (a *app) startCmd() *cobra.Command {
 			if c.Flags().Changed("image-cache") {
 				opts.ImageCache = &imageCache
 			}
-			opts.Proxy = cluster.ProxyFromEnv(os.Getenv)
+			opts.Proxy, opts.ProxySet = cluster.ProxyFromEnv(os.LookupEnv)
 			if err := opts.Proxy.Validate(); err != nil {
 				return err
 			}

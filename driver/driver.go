@@ -208,7 +208,9 @@ type ServiceSpec struct {
 	// LoadImage gives an archive of Image (a `docker save` tar) when the engine lacks it.
 	LoadImage func(ctx context.Context) (archive string, err error)
 	Args      []string // the image's entrypoint arguments
-	Env       []string // KEY=VALUE
+	// Env is KEY=VALUE; empty keeps the environment a running service has (a change of
+	// Env alone replaces the service only when Env is given).
+	Env []string
 	// DataDir is a host folder the service keeps its data in, at DataTarget inside.
 	DataDir, DataTarget string
 	// Ports are the service's ports, published on the host's 127.0.0.1 as well (for
@@ -242,4 +244,7 @@ type HostAddresser interface {
 	// HostAddress is the host's address as nodes see it, and the address on the host a
 	// connection to it arrives at (where a proxy must listen for nodes to reach it).
 	HostAddress(ctx context.Context) (fromNode, onHost string, err error)
+	// NodeNetwork is the CIDR the nodes' addresses are in (reached directly, never
+	// through a proxy).
+	NodeNetwork(ctx context.Context) (string, error)
 }

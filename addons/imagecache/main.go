@@ -31,6 +31,9 @@ import (
 	"github.com/distribution/distribution/v3/registry/storage"
 	"github.com/distribution/distribution/v3/registry/storage/driver/factory"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	// The image has no CA bundle: the upstreams' certificates are checked against
+	// Mozilla's roots built into the program.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 const root = "/var/lib/registry"
@@ -92,8 +95,16 @@ func run(args []string) error {
 }
 
 // config is a registry with its storage under root/name: a pull-through cache of url,
-// or (url empty) a read-only registry of what the cache holds.
+// or (url empty) a read-only registry of what the cache holds. Neither accepts pushes:
+// whatever the nodes pull from the cache came from its upstream.
 func config(name, port, url string) (*configuration.Configuration, error) {
+	maintenance := "    uploadpurging:\n      enabled: false\n"
+	proxy := ""
+	if url != "" {
+		proxy = fmt.Sprintf("proxy:\n  remoteurl: %s\n  ttl: 0s\n", url)
+	} else {
+		maintenance += "    readonly:\n      enabled: true\n"
+	}
 	text := fmt.Sprintf(`version: 0.1
 log:
   level: info
@@ -102,18 +113,28 @@ log:
 storage:
   filesystem:
     rootdirectory: %s
-  delete:
-    enabled: true
-http:
+  maintenance:
+%shttp:
   addr: :%s
-`, filepath.Join(root, name), port)
-	if url != "" {
-		text += fmt.Sprintf("proxy:\n  remoteurl: %s\n  ttl: 0s\n", url)
-	} else {
-		text += "  maintenance:\n    readonly:\n      enabled: true\n    uploadpurging:\n      enabled: false\n"
-		text = strings.Replace(text, "  delete:\n    enabled: true\n", "", 1)
+%s`, filepath.Join(root, name), maintenance, port, proxy)
+	cfg, err := configuration.Parse(strings.NewReader(text))
+	if err != nil {
+		return nil, err
 	}
-	return configuration.Parse(strings.NewReader(text))
+	if url == "" && !readOnly(cfg) {
+		return nil, fmt.Errorf("the read-only registry of %s is not read-only", name)
+	}
+	return cfg, nil
+}
+
+// readOnly tells whether cfg's storage refuses writes.
+func readOnly(cfg *configuration.Configuration) bool {
+	m, ok := cfg.Storage["maintenance"]
+	if !ok {
+		return false
+	}
+	ro, ok := m["readonly"].(map[any]any)
+	return ok && ro["enabled"] == true
 }
 
 // upstream serves one upstream's images: through its pull-through cache once that could
@@ -177,8 +198,15 @@ func (u *upstream) startTry() {
 }
 
 // newProxy makes the pull-through cache, which distribution builds only while the
-// upstream answers (it panics otherwise).
+// upstream answers (it panics otherwise, after starting goroutines it never stops), so
+// the upstream is asked first.
 func newProxy(name, port, url string) (h http.Handler, err error) {
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url + "/v2/")
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s unreachable: %w", url, err)
+	}
+	resp.Body.Close()
 	cfg, err := config(name, port, url)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package docker
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +24,7 @@ import (
 const (
 	labelService    = "dev.devk.service"
 	labelServiceKey = "dev.devk.service-key"
+	labelServiceEnv = "dev.devk.service-env"
 )
 
 // ServiceContainer names a service's container: one per devk home, since two homes on
@@ -35,16 +38,18 @@ func (d *Driver) ServiceContainer(name string) string {
 }
 
 // EnsureService runs the service's container on the devk network, where every node
-// reaches it, and nowhere else (no published ports). It restarts with the engine.
+// reaches it, with its ports published on 127.0.0.1 only. It restarts with the engine.
 func (d *Driver) EnsureService(ctx context.Context, spec driver.ServiceSpec) (driver.ServiceEndpoint, error) {
-	ep, err := d.ensureService(ctx, spec)
-	if err != nil {
-		return driver.ServiceEndpoint{}, err
-	}
-	return ep, nil
+	return d.ensureServiceOnce(ctx, spec, false)
 }
 
-func (d *Driver) ensureService(ctx context.Context, spec driver.ServiceSpec) (driver.ServiceEndpoint, error) {
+// envKey identifies an environment.
+func envKey(env []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(env, "\x00")))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+func (d *Driver) ensureServiceOnce(ctx context.Context, spec driver.ServiceSpec, retried bool) (driver.ServiceEndpoint, error) {
 	none := driver.ServiceEndpoint{}
 	name := d.ServiceContainer(spec.Name)
 	ip := ""
@@ -59,7 +64,9 @@ func (d *Driver) ensureService(ctx context.Context, spec driver.ServiceSpec) (dr
 		if ep, ok := info.NetworkSettings.Networks[NetworkName]; ok && ep.IPAMConfig != nil {
 			ip = ep.IPAMConfig.IPv4Address
 		}
-		if info.Config.Labels[labelServiceKey] == spec.Key && ip != "" {
+		// An empty Env keeps the environment the service runs with (see ServiceSpec).
+		sameEnv := len(spec.Env) == 0 || info.Config.Labels[labelServiceEnv] == envKey(spec.Env)
+		if info.Config.Labels[labelServiceKey] == spec.Key && sameEnv && ip != "" {
 			running := info.State != nil && info.State.Running
 			if running || d.api.ContainerStart(ctx, name, container.StartOptions{}) == nil {
 				return driver.ServiceEndpoint{IP: ip, HostPorts: hostPorts(info.HostConfig)}, nil
@@ -93,6 +100,7 @@ func (d *Driver) ensureService(ctx context.Context, spec driver.ServiceSpec) (dr
 		Env:   spec.Env,
 		Labels: map[string]string{
 			labelManaged: "true", LabelHome: d.homeID, labelService: spec.Name, labelServiceKey: spec.Key,
+			labelServiceEnv: envKey(spec.Env),
 		},
 	}
 	if uid := os.Getuid(); uid != 0 && !d.rootless(ctx) {
@@ -126,6 +134,10 @@ func (d *Driver) ensureService(ctx context.Context, spec driver.ServiceSpec) (dr
 		NetworkName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}},
 	}}
 	if _, err := d.api.ContainerCreate(ctx, cfg, host, netCfg, nil, name); err != nil {
+		if errdefs.IsConflict(err) && !retried {
+			// Another devk (a start of another profile) created it meanwhile.
+			return d.ensureServiceOnce(ctx, spec, true)
+		}
 		return none, fmt.Errorf("create %s: %w", name, err)
 	}
 	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
@@ -188,14 +200,29 @@ func (d *Driver) ensureImage(ctx context.Context, spec driver.ServiceSpec) error
 	return d.LoadImage(ctx, f)
 }
 
-// ServiceExec runs argv in the service's running container.
+// ServiceExec runs argv in the service's container, starting it if it is stopped; a
+// service that does not exist is driver.ErrNotFound.
 func (d *Driver) ServiceExec(ctx context.Context, name string, argv []string) ([]byte, error) {
-	n := &Node{api: d.api, name: d.ServiceContainer(name)}
+	cname := d.ServiceContainer(name)
+	info, err := d.api.ContainerInspect(ctx, cname)
+	switch {
+	case errdefs.IsNotFound(err):
+		return nil, fmt.Errorf("%s: %w", cname, driver.ErrNotFound)
+	case err != nil:
+		return nil, d.engineError(ctx, fmt.Errorf("inspect %s: %w", cname, err))
+	case info.Config == nil || info.Config.Labels[labelService] != name || info.Config.Labels[LabelHome] != d.homeID:
+		return nil, fmt.Errorf("%w: container %s was not created by this devk", driver.ErrForeign, cname)
+	case info.State == nil || !info.State.Running:
+		if err := d.api.ContainerStart(ctx, cname, container.StartOptions{}); err != nil {
+			return nil, fmt.Errorf("start %s: %w", cname, err)
+		}
+	}
+	n := &Node{api: d.api, name: cname}
 	var stdout, stderr bytes.Buffer
-	err := n.Exec(ctx, argv, driver.ExecOptions{Stdout: &stdout, Stderr: &stderr})
+	err = n.Exec(ctx, argv, driver.ExecOptions{Stdout: &stdout, Stderr: &stderr})
 	var exit *driver.ExitError
 	if errors.As(err, &exit) && exit.Stderr == "" {
-		exit.Stderr = stderr.String()
+		exit.Stderr = strings.TrimSpace(stderr.String())
 	}
 	return stdout.Bytes(), err
 }
@@ -228,4 +255,13 @@ func (d *Driver) HostAddress(ctx context.Context) (fromNode, onHost string, err 
 	}
 	gw := nthIP(ipnet, 1).String()
 	return gw, gw, nil
+}
+
+// NodeNetwork is the devk network's subnet.
+func (d *Driver) NodeNetwork(ctx context.Context) (string, error) {
+	ipnet, _, err := d.ensureSubnet(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ipnet.String(), nil
 }

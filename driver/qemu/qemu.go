@@ -422,3 +422,6 @@ func (d *Driver) ForwardPort(ctx context.Context, name string, nodePort int) (in
 func (d *Driver) HostAddress(context.Context) (fromNode, onHost string, err error) {
 	return "10.0.2.2", "127.0.0.1", nil
 }
+
+// NodeNetwork is QEMU's user-mode network.
+func (d *Driver) NodeNetwork(context.Context) (string, error) { return "10.0.2.0/24", nil }
