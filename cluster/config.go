@@ -175,8 +175,7 @@ func NodeFiles(p NodeParams, pki *PKI) ([]NodeFile, error) {
 		// 0600: a proxy URL can hold a password.
 		files = append(files, NodeFile{Path: proxyDropInPath(unit), Mode: 0o600, Data: proxyDropIn(p.Proxy)})
 	}
-	// dockerd (containerd image store) reads hosts.toml files from its certs.d.
-	files = append(files, NodeFile{Path: "/etc/docker/certs.d", Link: RegistriesDir})
+	files = append(files, NodeFile{Path: iso.ContainerdConfigPath, Mode: 0o644, Data: iso.ContainerdConfig()})
 	server := fmt.Sprintf("https://127.0.0.1:%d", p.APIServerPort)
 	for _, kc := range []struct{ file, cert, user string }{
 		{"admin.conf", CertAdmin, "devk-admin"},

@@ -412,7 +412,7 @@ func TestStartStatusStop(t *testing.T) {
 	})
 	t.Run("commands", func(t *testing.T) {
 		restart := "systemctl restart --no-block " + strings.Join(Units, " ")
-		order := []string{strings.Join(writeFilesArgv(), " "), "systemctl is-system-running", "systemctl daemon-reload", restart,
+		order := []string{strings.Join(writeFilesArgv(nil), " "), "systemctl is-system-running", "systemctl daemon-reload", restart,
 			"busybox nslookup -timeout=1 kubernetes.default.svc.cluster.local 10.96.0.10"}
 		last := -1
 		for _, c := range order {
@@ -469,7 +469,7 @@ func TestStartStatusStop(t *testing.T) {
 	if _, err := e.m.Start(ctx, StartOptions{Profile: "devk"}); err != nil {
 		t.Fatalf("second Start: %v", err)
 	}
-	if again := e.node.commands[before:]; slices.Contains(again, strings.Join(writeFilesArgv(), " ")) ||
+	if again := e.node.commands[before:]; slices.Contains(again, strings.Join(writeFilesArgv(nil), " ")) ||
 		!slices.Contains(again, "systemctl start --no-block "+strings.Join(Units, " ")) {
 		t.Errorf("start on a running node ran %q; want no file writes and the units started", again)
 	}

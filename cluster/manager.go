@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -136,13 +139,12 @@ type startState struct {
 	state driver.State // of the node when start began
 	node  driver.Node
 	// Set by configure: the credentials, whether any node file changed, CoreDNS's manifest.
-	pki     *PKI
-	changed bool
+	pki *PKI
+	// changed are the groups of node files that changed (see fileGroup).
+	changed map[string]bool
 	// net is what the node's files say about the network around it.
-	net nodeNet
-	// proxyChanged is set when the node's proxy settings changed under running units.
-	proxyChanged bool
-	coreDNS      []byte
+	net     nodeNet
+	coreDNS []byte
 	// readySince is when the node must have posted Ready after (zero: any Ready counts).
 	readySince time.Time
 	// Set by connect.
@@ -427,16 +429,7 @@ func (m *Manager) configureNode(ctx context.Context, s *startState) error {
 				s.coreDNS = f.Data
 			}
 		}
-		// Units that run keep the proxy settings they started with: note a change.
-		var before string
-		if !s.prof.Proxy.IsZero() && s.state != driver.StateNonexistent {
-			before, _ = driver.Output(ctx, s.node, "cat", proxyDropInPath("containerd"))
-		}
 		s.changed, err = writeNodeFiles(ctx, s.node, files)
-		if err == nil && s.changed && !s.prof.Proxy.IsZero() && s.state != driver.StateNonexistent {
-			after, _ := driver.Output(ctx, s.node, "cat", proxyDropInPath("containerd"))
-			s.proxyChanged = before != after
-		}
 		return err
 	})
 }
@@ -451,37 +444,47 @@ func (m *Manager) startUnits(ctx context.Context, s *startState) error {
 	if s.state != driver.StateRunning && s.state != driver.StatePaused {
 		s.readySince = time.Now()
 	}
-	if !s.changed && s.state != driver.StateRunning {
-		return nil
+	restartUnits := s.changed[groupControlPlane]
+	if !restartUnits && !s.changed[groupContainerd] && !s.changed[groupDocker] && s.state != driver.StateRunning {
+		return nil // nothing changed, or only what containerd reads at each pull
 	}
 	return m.step("Starting etcd, API server, controllers, kubelet and proxy", func() error {
 		if err := waitSystemd(ctx, s.node); err != nil {
 			return err
+		}
+		if restartUnits || s.changed[groupContainerd] || s.changed[groupDocker] {
+			// New configuration (the units' enable links came with it): units already
+			// running from the files before must restart to take it.
+			if _, err := driver.Output(ctx, s.node, "systemctl", "daemon-reload"); err != nil {
+				return err
+			}
+		}
+		if s.changed[groupContainerd] { // its pods' containers keep running meanwhile
+			if _, err := driver.Output(ctx, s.node, "systemctl", "try-restart", "containerd"); err != nil {
+				return err
+			}
 		}
 		// A running node's units are revived if something stopped them behind devk's
 		// back. --no-block: the waits that follow check what matters, and systemd
 		// otherwise holds the command until the whole boot (image preloading included)
 		// has finished.
 		verb := []string{"systemctl", "start", "--no-block"}
-		if s.changed {
-			// New configuration (the units' enable links came with it): units already
-			// running from the files before must restart to take it.
-			if _, err := driver.Output(ctx, s.node, "systemctl", "daemon-reload"); err != nil {
-				return err
-			}
-			if s.proxyChanged { // the kubelet restarts below with the rest
-				if _, err := driver.Output(ctx, s.node, "systemctl", "try-restart", "containerd", "docker"); err != nil {
-					return err
-				}
-			}
+		units := Units
+		switch {
+		case restartUnits:
 			verb = []string{"systemctl", "restart", "--no-block"}
 			if s.state == driver.StateRunning {
 				// Booted long ago: nothing to wait for but the restart itself, and without
 				// waiting the old API server would answer the waits that follow.
 				verb = []string{"systemctl", "restart"}
 			}
+		case s.changed[groupDocker]:
+			// dockerd (on demand through its socket) takes its new flags when next used.
+			if _, err := driver.Output(ctx, s.node, "systemctl", "restart", "--no-block", "docker.socket"); err != nil {
+				return err
+			}
 		}
-		_, err := driver.Output(ctx, s.node, append(verb, Units...)...)
+		_, err := driver.Output(ctx, s.node, append(verb, units...)...)
 		return err
 	})
 }
@@ -761,37 +764,96 @@ func waitSystemd(ctx context.Context, node driver.Node) error {
 	}
 }
 
-// filesStamp records in the node which configuration it has, so an unchanged restart
-// skips rewriting files and reloading systemd.
+// filesStamp records in the node which configuration it has, per file group, so an
+// unchanged restart skips rewriting files and reloading systemd, and a change restarts
+// only what reads the changed files.
 const filesStamp = "/etc/kubernetes/.devk-files.sha256"
 
+// File groups: what must restart when a group's files change.
+const (
+	groupControlPlane = "control-plane" // the Units
+	groupContainerd   = "containerd"
+	groupDocker       = "docker"
+	groupRegistries   = "registries" // hosts.toml: containerd reads them at each pull
+)
+
+// fileGroup is the group of a node file.
+func fileGroup(path string) string {
+	switch {
+	case strings.HasPrefix(path, RegistriesDir+"/"):
+		return groupRegistries
+	case path == iso.ContainerdConfigPath || path == proxyDropInPath("containerd"):
+		return groupContainerd
+	case strings.HasPrefix(path, "/etc/systemd/system/docker.") || strings.HasPrefix(path, "/etc/docker/"):
+		return groupDocker
+	}
+	return groupControlPlane
+}
+
 // writeNodeFiles copies every file in one tar stream (one round trip, not one per file)
-// unless the node already has exactly these files. It reports whether it wrote them.
-func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (bool, error) {
+// unless the node already has exactly these files. It reports the groups that changed:
+// all of them where the node's stamp is missing or from an older devk.
+func writeNodeFiles(ctx context.Context, node driver.Node, files []NodeFile) (map[string]bool, error) {
 	archive, stamp, err := nodeFilesArchive(files)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if have, _ := driver.Output(ctx, node, "cat", filesStamp); have == stamp {
-		return false, nil
+	have, _ := driver.Output(ctx, node, "cat", filesStamp)
+	if have == stamp {
+		return nil, nil
 	}
-	if err := node.Exec(ctx, writeFilesArgv(), driver.ExecOptions{Stdin: bytes.NewReader(archive)}); err != nil {
-		return false, fmt.Errorf("write configuration into the node: %w", err)
+	var hosts []string
+	for _, f := range files {
+		if fileGroup(f.Path) == groupRegistries {
+			hosts = append(hosts, filepath.Base(filepath.Dir(f.Path)))
+		}
 	}
-	return true, nil
+	if err := node.Exec(ctx, writeFilesArgv(hosts), driver.ExecOptions{Stdin: bytes.NewReader(archive)}); err != nil {
+		return nil, fmt.Errorf("write configuration into the node: %w", err)
+	}
+	before, after := parseStamp(have), parseStamp(stamp)
+	changed := map[string]bool{}
+	for group, sum := range after {
+		if group != "all" && before[group] != sum {
+			changed[group] = true
+		}
+	}
+	return changed, nil
 }
 
-// writeFilesArgv extracts the node files; the registries folder is replaced as a whole,
-// so a registry dropped from the configuration goes too.
-func writeFilesArgv() []string {
-	return []string{"sh", "-c", "rm -rf " + RegistriesDir + " && exec tar -x --no-same-owner -C /"}
+// parseStamp reads "group=hash ..." (an older devk's stamp, a bare hash, gives nothing).
+func parseStamp(stamp string) map[string]string {
+	out := map[string]string{}
+	for _, field := range strings.Fields(stamp) {
+		if group, sum, ok := strings.Cut(field, "="); ok {
+			out[group] = sum
+		}
+	}
+	return out
 }
 
-// nodeFilesArchive is the tar archive of files plus filesStamp, which records the
-// archive's hash.
+// writeFilesArgv extracts the node files, then removes the hosts.toml files devk wrote
+// for registries no longer configured (hosts are the ones it has now); files a user put
+// beside them (a registry's ca.crt) stay.
+func writeFilesArgv(hosts []string) []string {
+	script := `tar -x --no-same-owner -C / || exit $?
+cd ` + RegistriesDir + ` 2>/dev/null || exit 0
+for f in */hosts.toml; do
+  [ -e "$f" ] || continue
+  h=${f%/hosts.toml}; keep=
+  for k in "$@"; do [ "$k" = "$h" ] && keep=1; done
+  [ -z "$keep" ] && grep -q '^# Written by devk' "$f" && rm -f "$f" && rmdir "$h" 2>/dev/null
+done
+exit 0`
+	return append([]string{"sh", "-c", script, "sh"}, hosts...)
+}
+
+// nodeFilesArchive is the tar archive of files plus filesStamp, which records a hash of
+// the whole archive and of each file group.
 func nodeFilesArchive(files []NodeFile) (archive []byte, stamp string, err error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	groups := map[string]hash.Hash{}
 	for _, f := range files {
 		h := &tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: f.Mode, Size: int64(len(f.Data)), ModTime: time.Unix(0, 0)}
 		if f.Link != "" {
@@ -803,9 +865,19 @@ func nodeFilesArchive(files []NodeFile) (archive []byte, stamp string, err error
 		if _, err := tw.Write(f.Data); err != nil {
 			return nil, "", err
 		}
+		g := fileGroup(f.Path)
+		if groups[g] == nil {
+			groups[g] = sha256.New()
+		}
+		fmt.Fprintf(groups[g], "%s\x00%o\x00%s\x00%d\x00", f.Path, f.Mode, f.Link, len(f.Data))
+		groups[g].Write(f.Data)
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	stamp = hex.EncodeToString(sum[:])
+	fields := []string{"all=" + hex.EncodeToString(sum[:])}
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
+		fields = append(fields, g+"="+hex.EncodeToString(groups[g].Sum(nil)))
+	}
+	stamp = strings.Join(fields, " ")
 	if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(filesStamp, "/"), Mode: 0o644, Size: int64(len(stamp)), ModTime: time.Unix(0, 0)}); err != nil {
 		return nil, "", err
 	}

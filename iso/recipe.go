@@ -151,3 +151,12 @@ func mustRead(f embed.FS, name string) string {
 	}
 	return string(data)
 }
+
+// ContainerdConfig is the node's containerd configuration as the image has it: devk also
+// writes it at every start, so a node made by an older devk gets the current one.
+func ContainerdConfig() []byte {
+	return []byte(mustRead(nodeFiles, "node"+ContainerdConfigPath))
+}
+
+// ContainerdConfigPath is where the node's containerd reads its configuration.
+const ContainerdConfigPath = "/etc/containerd/config.toml"
