@@ -188,23 +188,45 @@ func (m *Manager) imageCacheExec(ctx context.Context, args ...string) error {
 	return err
 }
 
-// ImageCacheRemove forgets an image (every tag of it without a tag) and frees the disk
-// only it used. image is named as pods name it (busybox:1.37, ghcr.io/org/app).
-func (m *Manager) ImageCacheRemove(ctx context.Context, image string) error {
+// cachedRef is an image name as the cache stores it: the upstream host and the
+// repository, with the tag if one was given. Digests are refused: the cache forgets
+// tags, and what only a removed tag used goes with it.
+func cachedRef(image string) (host, ref string, err error) {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
-		return fmt.Errorf("%w: %q is not an image name (such as busybox:1.37 or ghcr.io/org/app:v1): %v", ErrInvalid, image, err)
+		return "", "", fmt.Errorf("%w: %q is not an image name (such as busybox:1.37 or ghcr.io/org/app:v1): %v", ErrInvalid, image, err)
 	}
-	ref := reference.Path(named)
+	if _, ok := named.(reference.Digested); ok {
+		return "", "", fmt.Errorf("%w: %s: give a tag or a name, not a digest (`devk cache list` shows the tags)", ErrInvalid, image)
+	}
+	ref = reference.Path(named)
 	if tagged, ok := named.(reference.Tagged); ok {
 		ref += ":" + tagged.Tag()
 	}
-	domain := reference.Domain(named)
-	if _, err := os.Stat(filepath.Join(registryRoot(m.Home.ImageCacheDir(), domain), "repositories", filepath.FromSlash(strings.Replace(ref, ":", "/_manifests/tags/", 1)))); err != nil {
-		return fmt.Errorf("%w: %s; `devk cache list` shows what it holds", ErrNotCached, reference.FamiliarString(named))
+	return reference.Domain(named), ref, nil
+}
+
+// ImageCacheRemove forgets images (every tag of a name given without one) and frees the
+// disk only they used. Images are named as pods name them (busybox:1.37,
+// ghcr.io/org/app). All are checked before any is removed.
+func (m *Manager) ImageCacheRemove(ctx context.Context, images ...string) error {
+	type target struct{ image, host, ref string }
+	var targets []target
+	for _, image := range images {
+		host, ref, err := cachedRef(image)
+		if err != nil {
+			return err
+		}
+		tagDir := filepath.FromSlash(strings.Replace(ref, ":", "/_manifests/tags/", 1))
+		if _, err := os.Stat(filepath.Join(registryRoot(m.Home.ImageCacheDir(), host), "repositories", tagDir)); err != nil {
+			return fmt.Errorf("%w: %s; `devk cache list` shows what it holds", ErrNotCached, image)
+		}
+		targets = append(targets, target{image, host, ref})
 	}
-	if err := m.imageCacheExec(ctx, "rm", domain, ref); err != nil {
-		return fmt.Errorf("remove %s from the image cache: %w", image, err)
+	for _, t := range targets {
+		if err := m.imageCacheExec(ctx, "rm", t.host, t.ref); err != nil {
+			return fmt.Errorf("remove %s from the image cache: %w", t.image, err)
+		}
 	}
 	return nil
 }

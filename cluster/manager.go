@@ -232,10 +232,8 @@ func (m *Manager) loadStartProfile(ctx context.Context, s *startState) error {
 	if err := m.checkNotRestoring(opts.Profile); err != nil {
 		return err
 	}
-	if m.ImageCache != nil {
-		if _, err := m.ImageCache.Upstreams(); err != nil {
-			return err
-		}
+	if err := m.checkRegistryOptions(opts); err != nil {
+		return err
 	}
 	prof, err := m.Home.Load(opts.Profile)
 	switch {
@@ -318,6 +316,30 @@ func (m *Manager) provisionNode(ctx context.Context, s *startState) error {
 		return err
 	}
 	return m.Home.Save(prof)
+}
+
+// checkRegistryOptions refuses registry and proxy settings a node could not use, before
+// anything changes.
+func (m *Manager) checkRegistryOptions(opts StartOptions) error {
+	for _, u := range opts.RegistryMirrors {
+		if err := ValidateMirror(u); err != nil {
+			return err
+		}
+	}
+	for _, h := range opts.InsecureRegistries {
+		if err := ValidateInsecureRegistry(h); err != nil {
+			return err
+		}
+	}
+	if err := opts.Proxy.Validate(); err != nil {
+		return err
+	}
+	if m.ImageCache != nil {
+		if _, err := m.ImageCache.Upstreams(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyRegistryOptions records the registry settings start was given.

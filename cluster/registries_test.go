@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"path/filepath"
@@ -145,6 +146,72 @@ func TestImageCacheSpec(t *testing.T) {
 	for _, tt := range tests {
 		if got := c.URLs(ep, tt.viaHost); !maps.Equal(got, tt.want) {
 			t.Errorf("%s: urls %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// Bad registry or proxy settings are refused before a profile or node exists.
+func TestStartRefusesBadRegistrySettings(t *testing.T) {
+	tests := []struct {
+		name string
+		opts StartOptions
+	}{
+		{"mirror without a scheme", StartOptions{RegistryMirrors: []string{"mirror.example.com"}}},
+		{"insecure registry with a path", StartOptions{InsecureRegistries: []string{"reg:5000/x"}}},
+		{"proxy that is no URL", StartOptions{Proxy: ProxyEnv{HTTPSProxy: "http://"}, ProxySet: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			tt.opts.Profile = "devk"
+			if _, err := e.m.Start(context.Background(), tt.opts); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Start = %v, want ErrInvalid", err)
+			}
+			if _, err := e.m.Home.Load("devk"); !errors.Is(err, ErrNoProfile) {
+				t.Errorf("a refused start left a profile: %v", err)
+			}
+			if slices.Contains(e.drv.calls, "Create") {
+				t.Error("a refused start created a node")
+			}
+		})
+	}
+	e := newTestEnv(t)
+	e.m.ImageCache = &ImageCache{UpstreamOverrides: "docker.io"}
+	if _, err := e.m.Start(context.Background(), StartOptions{Profile: "devk"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a malformed %s: %v, want ErrInvalid", ImageCacheUpstreamsVar, err)
+	}
+}
+
+// Registry settings given to start are kept; ones not given keep what the profile has.
+func TestApplyRegistryOptions(t *testing.T) {
+	off := false
+	prof := &Profile{RegistryMirrors: []string{"https://m"}, Proxy: ProxyEnv{HTTPSProxy: "http://p:1"}}
+	applyRegistryOptions(prof, StartOptions{InsecureRegistries: []string{"reg:5000"}, ImageCache: &off})
+	if !slices.Equal(prof.RegistryMirrors, []string{"https://m"}) || !slices.Equal(prof.InsecureRegistries, []string{"reg:5000"}) || !prof.NoImageCache || prof.Proxy.HTTPSProxy != "http://p:1" {
+		t.Errorf("after a start with some settings: %+v", prof)
+	}
+	applyRegistryOptions(prof, StartOptions{RegistryMirrors: []string{}, ProxySet: true})
+	if len(prof.RegistryMirrors) != 0 || !prof.Proxy.IsZero() {
+		t.Errorf("an empty --registry-mirror and an empty proxy variable must clear them: %+v", prof)
+	}
+}
+
+func TestCachedRef(t *testing.T) {
+	tests := []struct{ image, host, ref string }{
+		{"busybox:1.37", "docker.io", "library/busybox:1.37"},
+		{"busybox", "docker.io", "library/busybox"},
+		{"ghcr.io/org/app:v1", "ghcr.io", "org/app:v1"},
+		{"registry.k8s.io/pause:3.10.1", "registry.k8s.io", "pause:3.10.1"},
+	}
+	for _, tt := range tests {
+		host, ref, err := cachedRef(tt.image)
+		if err != nil || host != tt.host || ref != tt.ref {
+			t.Errorf("cachedRef(%s) = %s %s %v, want %s %s", tt.image, host, ref, err, tt.host, tt.ref)
+		}
+	}
+	for _, bad := range []string{"Bad Name", "busybox@sha256:" + strings.Repeat("a", 64)} {
+		if _, _, err := cachedRef(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("cachedRef(%q) = %v, want ErrInvalid", bad, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -53,12 +54,10 @@ func (a *app) cacheCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, image := range args {
-				if err := m.ImageCacheRemove(c.Context(), image); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.stderr, "Removed %s from the image cache.\n", image)
+			if err := m.ImageCacheRemove(c.Context(), args...); err != nil {
+				return err
 			}
+			fmt.Fprintf(a.stderr, "Removed %s from the image cache.\n", strings.Join(args, ", "))
 			return nil
 		},
 	}

@@ -98,30 +98,15 @@ func (a *app) startCmd() *cobra.Command {
 				opts.Mounts = append(opts.Mounts, mnt)
 			}
 			if c.Flags().Changed("registry-mirror") {
-				opts.RegistryMirrors = []string{}
-				for _, u := range mirrors {
-					if err := cluster.ValidateMirror(u); err != nil {
-						return err
-					}
-					opts.RegistryMirrors = append(opts.RegistryMirrors, u)
-				}
+				opts.RegistryMirrors = append([]string{}, mirrors...) // empty, not nil: clears
 			}
 			if c.Flags().Changed("insecure-registry") {
-				opts.InsecureRegistries = []string{}
-				for _, h := range insecure {
-					if err := cluster.ValidateInsecureRegistry(h); err != nil {
-						return err
-					}
-					opts.InsecureRegistries = append(opts.InsecureRegistries, h)
-				}
+				opts.InsecureRegistries = append([]string{}, insecure...)
 			}
 			if c.Flags().Changed("image-cache") {
 				opts.ImageCache = &imageCache
 			}
 			opts.Proxy, opts.ProxySet = cluster.ProxyFromEnv(os.LookupEnv)
-			if err := opts.Proxy.Validate(); err != nil {
-				return err
-			}
 			report := a.reporter(output)
 			m, _, err := a.manager(report)
 			if err != nil {

@@ -210,6 +210,16 @@ func TestImageCache(t *testing.T) {
 	if out, err := Docker(ctx, "restart", cacheContainer(ctx, t)); err != nil {
 		t.Fatalf("restart the cache: %v %s", err, out)
 	}
+	// Serving what it holds, the cache takes no pushes: what nodes pull from it came from
+	// the upstream.
+	if hostPort, err := Docker(ctx, "port", cacheContainer(ctx, t), "5001/tcp"); err != nil {
+		t.Errorf("the cache does not publish its Docker Hub port on the host: %v %s", err, hostPort)
+	} else {
+		ref, _ := name.ParseReference(hostPort+"/library/pushed:1", name.Insecure)
+		if err := remote.Write(ref, img); err == nil {
+			t.Errorf("a push to the cache (%s) was accepted", ref)
+		}
+	}
 	a.MustDevk(ctx, "delete")
 	b.MustDevk(ctx, "start")
 	if logs, err := RunPod(ctx, b.Client(), "default", "from-cache", image, nil, 2*time.Minute); err != nil || !strings.Contains(logs, "connectproxy ok") {
@@ -269,6 +279,12 @@ func TestImageCache(t *testing.T) {
 	t.Run("HTTPS proxy", func(t *testing.T) {
 		secure := startRegistry(t, true)
 		secure.push(t, "tls/app", tag, img)
+		// The registry is reached at the host's docker0 address: the devk network (the
+		// gateway included) is in NO_PROXY.
+		bridge, err := Docker(ctx, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "bridge")
+		if err != nil {
+			t.Fatalf("docker0's address: %v %s", err, bridge)
+		}
 		logPath := filepath.Join(t.TempDir(), "proxy.log")
 		port := freePort(t)
 		proxy := exec.Command(bin, "-listen", fmt.Sprintf("0.0.0.0:%d", port), "-log", logPath)
@@ -276,7 +292,7 @@ func TestImageCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { proxy.Process.Kill(); proxy.Wait() })
-		target := fmt.Sprintf("%s:%d", gw, secure.port)
+		target := fmt.Sprintf("%s:%d", bridge, secure.port)
 		withProxy := *b
 		// On the host's loopback: devk moves it to the gateway, where it listens too.
 		withProxy.Extra = append(append([]string{}, b.Extra...), fmt.Sprintf("HTTPS_PROXY=http://127.0.0.1:%d", port))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
@@ -99,7 +98,7 @@ func (d *Driver) Discard(ctx context.Context, name string) error {
 		return err
 	}
 	waitC, errC := d.api.ContainerWait(ctx, name, container.WaitConditionNotRunning)
-	if err := d.api.ContainerKill(ctx, name, "SIGKILL"); err != nil && !strings.Contains(err.Error(), "is not running") {
+	if err := d.api.ContainerKill(ctx, name, "SIGKILL"); err != nil && !errdefs.IsConflict(err) { // conflict: not running
 		return fmt.Errorf("kill container %s: %w", name, err)
 	}
 	select {
