@@ -56,7 +56,7 @@ func (p ProxyEnv) Validate() error {
 			continue
 		}
 		u, err := url.Parse(v.value)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
+		if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
 			return fmt.Errorf("%w: %s=%q is not a proxy URL (such as http://proxy.example.com:3128); fix or unset it", ErrInvalid, v.name, v.value)
 		}
 	}

@@ -52,7 +52,7 @@ func TestProxySeen(t *testing.T) {
 }
 
 func TestProxyValidate(t *testing.T) {
-	for _, p := range []ProxyEnv{{HTTPProxy: "http:/proxy"}, {HTTPSProxy: "http://"}, {HTTPSProxy: "ftp://p:1"}} {
+	for _, p := range []ProxyEnv{{HTTPProxy: "http:/proxy"}, {HTTPSProxy: "http://"}, {HTTPSProxy: "ftp://p:1"}, {HTTPSProxy: "http://:3128"}} {
 		if err := p.Validate(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v: err = %v, want ErrInvalid", p, err)
 		}

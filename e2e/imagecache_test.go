@@ -248,7 +248,7 @@ func TestImageCache(t *testing.T) {
 			}
 		}
 		bad := *b
-		bad.Extra = append(append([]string{}, b.Extra...), "HTTPS_PROXY=proxy.example.com:3128")
+		bad.Extra = append(append([]string{}, b.Extra...), "HTTPS_PROXY=http://:3128")
 		if r := bad.Devk(ctx, "start"); r.Code != 2 || !strings.Contains(r.Stderr, "HTTPS_PROXY") {
 			t.Errorf("a malformed HTTPS_PROXY: exit %d, stderr %q", r.Code, r.Stderr)
 		}
