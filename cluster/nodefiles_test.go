@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devk-dev/devk/driver"
 	"github.com/devk-dev/devk/iso"
 )
 
@@ -90,5 +91,47 @@ func TestWriteFilesArgv(t *testing.T) {
 	}
 	if !strings.HasPrefix(string(RegistryHost{Host: "x", Server: "https://x"}.HostsTOML()), "# Written by devk") {
 		t.Error("hosts.toml files lack the mark the script looks for")
+	}
+}
+
+// startUnits restarts what reads the changed files, and nothing for a registry change.
+func TestStartUnitsByChangedGroup(t *testing.T) {
+	units := strings.Join(Units, " ")
+	tests := []struct {
+		name    string
+		state   driver.State
+		changed []string
+		want    []string // systemctl commands after is-system-running
+	}{
+		{"registries only", driver.StateStopped, []string{groupRegistries}, nil},
+		{"nothing, restarted node", driver.StateStopped, nil, nil},
+		{"containerd", driver.StateStopped, []string{groupContainerd, groupRegistries},
+			[]string{"systemctl daemon-reload", "systemctl try-restart containerd", "systemctl start --no-block " + units}},
+		{"docker", driver.StateStopped, []string{groupDocker},
+			[]string{"systemctl daemon-reload", "systemctl restart --no-block docker.socket", "systemctl start --no-block " + units}},
+		{"control plane", driver.StateStopped, []string{groupControlPlane, groupDocker},
+			[]string{"systemctl daemon-reload", "systemctl restart --no-block " + units}},
+		{"nothing, running node: revived", driver.StateRunning, nil, []string{"systemctl start --no-block " + units}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t)
+			s := &startState{state: tt.state, node: e.node, changed: map[string]bool{}}
+			for _, g := range tt.changed {
+				s.changed[g] = true
+			}
+			if err := e.m.startUnits(context.Background(), s); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range e.node.commands {
+				if strings.HasPrefix(c, "systemctl") && c != "systemctl is-system-running" {
+					got = append(got, c)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("commands %q\nwant %q", got, tt.want)
+			}
+		})
 	}
 }
