@@ -52,7 +52,7 @@ func envKey(env []string) string {
 func (d *Driver) ensureServiceOnce(ctx context.Context, spec driver.ServiceSpec, retried bool) (driver.ServiceEndpoint, error) {
 	none := driver.ServiceEndpoint{}
 	name := d.ServiceContainer(spec.Name)
-	ip := ""
+	ip, env := "", spec.Env
 	info, err := d.api.ContainerInspect(ctx, name)
 	switch {
 	case errdefs.IsNotFound(err):
@@ -72,8 +72,11 @@ func (d *Driver) ensureServiceOnce(ctx context.Context, spec driver.ServiceSpec,
 				return driver.ServiceEndpoint{IP: ip, HostPorts: hostPorts(info.HostConfig)}, nil
 			}
 		}
-		// Another configuration, or it will not start: replace it (its data stays), and
-		// its image with it when that is an older one.
+		// Another configuration, or it will not start: replace it (its data and, unless
+		// Env is given, its environment stay), and its image with it when that is older.
+		if len(env) == 0 {
+			env = info.Config.Env
+		}
 		if err := d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
 			return none, fmt.Errorf("replace %s: %w", name, err)
 		}
@@ -97,10 +100,10 @@ func (d *Driver) ensureServiceOnce(ctx context.Context, spec driver.ServiceSpec,
 	cfg := &container.Config{
 		Image: spec.Image,
 		Cmd:   spec.Args,
-		Env:   spec.Env,
+		Env:   env,
 		Labels: map[string]string{
 			labelManaged: "true", LabelHome: d.homeID, labelService: spec.Name, labelServiceKey: spec.Key,
-			labelServiceEnv: envKey(spec.Env),
+			labelServiceEnv: envKey(env),
 		},
 	}
 	if uid := os.Getuid(); uid != 0 && !d.rootless(ctx) {
