@@ -26,7 +26,7 @@ import (
 
 // configKeys are the keys of `devk config` (and DEVK_<KEY> variables).
 func configKeys() []string {
-	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "kubernetes-version", "memory", "ports", "profile"}
+	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "image-cache", "insecure-registry", "kubernetes-version", "memory", "ports", "profile", "registry-mirror"}
 }
 
 // TestCommands covers the everyday commands on one real cluster (profile e2e-cmd),
@@ -43,9 +43,8 @@ func TestCommands(t *testing.T) {
 	// Settings need no cluster: they run first, in a home of their own.
 	t.Run("config", func(t *testing.T) { commandsConfig(ctx, t) })
 
-	home := t.TempDir()
 	env := NewEnv(t, devkBin, "e2e-cmd")
-	env.Extra = append(env.Extra, "DEVK_HOME="+home)
+	home := env.IsolatedHome(t)
 	// Leftovers of an interrupted earlier run belong to that run's home, which devk (rightly)
 	// refuses to touch from this one.
 	_, _ = Docker(ctx, "rm", "-f", "-v", env.Profile)
@@ -261,8 +260,7 @@ func TestCommands(t *testing.T) {
 // commandsConfig checks devk config and the DEVK_<FLAG> variables without a cluster.
 func commandsConfig(ctx context.Context, t *testing.T) {
 	env := NewEnv(t, devkBin, "e2e-cmd-config")
-	home := t.TempDir()
-	env.Extra = append(env.Extra, "DEVK_HOME="+home)
+	env.IsolatedHome(t)
 	cases := []struct {
 		name   string
 		env    []string
@@ -308,7 +306,8 @@ func commandsConfig(ctx context.Context, t *testing.T) {
 	// Every key, and the JSON field names of config view, which scripts read.
 	for _, k := range configKeys() {
 		v := map[string]string{"accel": "tcg", "addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
-			"kubernetes-version": "v1.34.4", "memory": "4g", "ports": "8080:30080", "profile": "dev2"}[k]
+			"kubernetes-version": "v1.34.4", "memory": "4g", "ports": "8080:30080", "profile": "dev2",
+			"image-cache": "false", "insecure-registry": "192.168.1.10:5000", "registry-mirror": "https://mirror.example.com"}[k]
 		env.MustDevk(ctx, "config", "set", k, v)
 	}
 	var view map[string]any

@@ -50,7 +50,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("another devk home's node is left alone", func(t *testing.T) {
 		env := NewEnv(t, devkBin, "e2e-otherhome")
-		env.Extra = append(env.Extra, "DEVK_HOME="+t.TempDir())
+		env.IsolatedHome(t)
 		mustDocker(ctx, t, "rm", "-f", env.Profile)
 		mustDocker(ctx, t, "create", "--name", env.Profile, "--label", "dev.devk.managed=true",
 			"--label", "dev.devk.profile="+env.Profile, "--label", "dev.devk.home=another-home", nodeImage, "sleep", "1")
@@ -64,7 +64,7 @@ func TestFaults(t *testing.T) {
 
 	t.Run("a foreign volume with the node's volume name is not mounted or removed", func(t *testing.T) {
 		env := NewEnv(t, devkBin, "e2e-volvictim")
-		env.Extra = append(env.Extra, "DEVK_HOME="+t.TempDir())
+		env.IsolatedHome(t)
 		vol := env.Profile + "-var"
 		_, _ = Docker(ctx, "volume", "rm", "-f", vol)
 		mustDocker(ctx, t, "volume", "create", "--label", "owner=someone-else", vol)

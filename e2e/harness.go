@@ -225,3 +225,13 @@ func NodeReady(ctx context.Context, cs kubernetes.Interface, name string) error 
 	}
 	return fmt.Errorf("node %s not Ready", name)
 }
+
+// IsolatedHome gives the env a DEVK_HOME of its own for the test, purged at the end
+// (`devk delete --all --purge`): the shared image cache's container of that home goes
+// with it.
+func (e *Env) IsolatedHome(t testing.TB) string {
+	home := t.TempDir()
+	e.Extra = append(e.Extra, "DEVK_HOME="+home)
+	t.Cleanup(func() { e.Devk(context.Background(), "delete", "--all", "--purge") })
+	return home
+}

@@ -143,10 +143,14 @@ func devkGateway(ctx context.Context, t testing.TB) string {
 	return gw
 }
 
-// cacheContainer is the running image cache's container name.
+// cacheContainer is the name of the e2e home's running image cache container.
 func cacheContainer(ctx context.Context, t testing.TB) string {
 	t.Helper()
-	out, err := Docker(ctx, "ps", "--filter", "label=dev.devk.service=image-cache", "--format", "{{.Names}}")
+	id, err := os.ReadFile(filepath.Join(e2eHome(), "id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Docker(ctx, "ps", "--filter", "label=dev.devk.service=image-cache", "--filter", "label=dev.devk.home="+strings.TrimSpace(string(id)), "--format", "{{.Names}}")
 	if err != nil || out == "" || strings.Contains(out, "\n") {
 		t.Fatalf("image cache container: %q %v", out, err)
 	}
