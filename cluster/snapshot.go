@@ -208,7 +208,7 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 					return err
 				}
 			}
-			return snapshotter.Discard(ctx, profile)
+			return m.Driver.Stop(ctx, profile)
 		}); err != nil {
 			return Snapshot{}, false, err
 		}

@@ -43,11 +43,6 @@ func (d *snapshotDriver) RestoreDisk(_ context.Context, _ string, r io.Reader) e
 
 func (d *snapshotDriver) CopiesPaused() bool { return true }
 
-func (d *snapshotDriver) Discard(_ context.Context, _ string) error {
-	d.state = driver.StateStopped
-	return d.record("Discard")
-}
-
 func newSnapshotEnv(t *testing.T, state driver.State) (*testEnv, *snapshotDriver) {
 	t.Helper()
 	e := newTestEnv(t)
@@ -227,25 +222,5 @@ func TestSnapshotDeleteAndPartials(t *testing.T) {
 	}
 	if list, _ := e.m.SnapshotList("devk"); len(list) != 1 || list[0].Name != "two" {
 		t.Errorf("left %v, want two", list)
-	}
-}
-
-// A running cluster is killed, not stopped gracefully, before its disk is replaced:
-// what a graceful stop would write out is thrown away by the restore.
-func TestSnapshotRestoreDiscardsRunningNode(t *testing.T) {
-	e, drv := newSnapshotEnv(t, driver.StateStopped)
-	ctx := context.Background()
-	if _, err := e.m.SnapshotSave(ctx, "devk", "seeded"); err != nil {
-		t.Fatal(err)
-	}
-	drv.state = driver.StateRunning
-	drv.calls = nil
-	// The fake env's restart after the restore is not what this test is about.
-	if _, _, err := e.m.SnapshotRestore(ctx, "devk", "seeded"); err != nil && !strings.Contains(err.Error(), "restored, but") {
-		t.Fatal(err)
-	}
-	discard, restore := slices.Index(drv.calls, "Discard"), slices.Index(drv.calls, "RestoreDisk Stopped")
-	if discard < 0 || restore < discard || slices.Contains(drv.calls, "Stop") {
-		t.Errorf("calls %q: want Discard, then RestoreDisk of the stopped node, and no graceful Stop", drv.calls)
 	}
 }

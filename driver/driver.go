@@ -188,9 +188,6 @@ type Snapshotter interface {
 	// CopiesPaused says whether a paused node's disk is consistent for SaveDisk (a
 	// container's volume is, once its processes are frozen; a VM may still hold writes).
 	CopiesPaused() bool
-	// Discard stops a running node whose disk is about to be replaced: nothing on it
-	// needs to be written out, so it may simply be killed.
-	Discard(ctx context.Context, name string) error
 }
 
 // CgroupHost is a driver whose nodes share the host's cgroup version (a container);

@@ -546,18 +546,39 @@ func runClaimPod(ctx context.Context, cs kubernetes.Interface, name, claim, scri
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		return "", err
 	}
+	var failed error
 	err := Eventually(ctx, 3*time.Minute, func() error {
 		p, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
-		if p.Status.Phase != corev1.PodSucceeded {
-			return fmt.Errorf("pod %s is %s", name, p.Status.Phase)
+		switch p.Status.Phase {
+		case corev1.PodSucceeded:
+			return nil
+		case corev1.PodFailed:
+			failed = fmt.Errorf("pod %s failed: %s %s %s", name, p.Status.Reason, p.Status.Message, containerStates(p))
+			return nil
 		}
-		return nil
+		return fmt.Errorf("pod %s is %s", name, p.Status.Phase)
 	})
+	if err == nil {
+		err = failed
+	}
 	logs, _ := cs.CoreV1().Pods("default").GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	return strings.TrimSpace(string(logs)), err
+}
+
+// containerStates says how a pod's containers ended, for failure messages.
+func containerStates(p *corev1.Pod) string {
+	var out []string
+	for _, c := range p.Status.ContainerStatuses {
+		if t := c.State.Terminated; t != nil {
+			out = append(out, fmt.Sprintf("%s: exit %d %s %s", c.Name, t.ExitCode, t.Reason, t.Message))
+		} else if w := c.State.Waiting; w != nil {
+			out = append(out, fmt.Sprintf("%s: %s %s", c.Name, w.Reason, w.Message))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // e2eHome is the devk home the tests share.

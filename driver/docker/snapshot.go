@@ -91,24 +91,6 @@ func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) erro
 	return nil
 }
 
-// Discard kills the node container: a graceful stop takes seconds to write out what the
-// restore then throws away.
-func (d *Driver) Discard(ctx context.Context, name string) error {
-	if _, err := d.inspect(ctx, name); err != nil {
-		return err
-	}
-	waitC, errC := d.api.ContainerWait(ctx, name, container.WaitConditionNotRunning)
-	if err := d.api.ContainerKill(ctx, name, "SIGKILL"); err != nil && !errdefs.IsConflict(err) { // conflict: not running
-		return fmt.Errorf("kill container %s: %w", name, err)
-	}
-	select {
-	case <-waitC:
-		return nil
-	case err := <-errC:
-		return fmt.Errorf("wait for container %s to stop: %w", name, err)
-	}
-}
-
 func isNotFound(err error) bool {
 	return errdefs.IsNotFound(err) || errors.Is(err, driver.ErrNotFound)
 }

@@ -64,7 +64,3 @@ func (d *Driver) requireStopped(ctx context.Context, name string) error {
 	}
 	return nil
 }
-
-// Discard stops the VM: its overlay is replaced next, but a stop is also what releases
-// the disk file cleanly.
-func (d *Driver) Discard(ctx context.Context, name string) error { return d.Stop(ctx, name) }
