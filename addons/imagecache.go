@@ -1,9 +1,7 @@
 package addons
 
 import (
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"strings"
 	"testing/fstest"
 
@@ -25,8 +23,7 @@ func ImageCacheProgram() iso.GoProgram {
 	fsys := fstest.MapFS{"main.go": {Data: []byte(source), Mode: 0o644}}
 	gomod := "module " + imageCacheModule + "\n\ngo 1.24.0\n\nrequire github.com/distribution/distribution/v3 " + RegistryVersion + "\n"
 	// The tag names the source and the dependencies, so a new distribution is a new image.
-	sum := sha256.Sum256([]byte(iso.SourceHash(fsys) + "\x00" + gomod))
-	version := "src-" + hex.EncodeToString(sum[:])[:12]
+	version := "src-" + iso.HashOf(iso.SourceHash(fsys), gomod)[:12]
 	return iso.GoProgram{
 		Name: "devk-image-cache", Module: imageCacheModule, Version: version,
 		Image:  "devk.dev/image-cache:" + version,

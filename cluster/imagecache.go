@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -111,14 +109,8 @@ func (c *ImageCache) Spec(dataDir string, proxy ProxyEnv, noProxy ...string) (dr
 		LoadImage: func(ctx context.Context) (string, error) { return c.Build(ctx, c.Program) },
 		Args:      args, Env: env,
 		DataDir: dataDir, DataTarget: "/var/lib/registry", Ports: ports,
-		Key: keyOf(append([]string{c.Program.Image, "published"}, args...)), // ports are in args
+		Key: iso.HashOf(append([]string{c.Program.Image, "published"}, args...)...), // ports are in args
 	}, nil
-}
-
-// keyOf hashes a configuration's parts.
-func keyOf(parts []string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return hex.EncodeToString(sum[:])
 }
 
 // URLs maps each upstream host to the cache's URL for it: at the cache's IP on the
@@ -166,10 +158,11 @@ func (m *Manager) cacheHost(ctx context.Context) (host driver.ServiceHost, viaHo
 	if host, ok = engine.(driver.ServiceHost); !ok || engine.Preflight(ctx) != nil {
 		return nil, "", nil // no Docker engine here: VMs pull directly
 	}
-	if viaHost, _, err = addresser.HostAddress(ctx); err != nil {
+	hn, err := addresser.HostNetwork(ctx)
+	if err != nil {
 		return nil, "", err
 	}
-	return host, viaHost, nil
+	return host, hn.FromNode, nil
 }
 
 // ensureImageCache starts the shared cache for a profile that uses it and returns its

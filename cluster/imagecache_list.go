@@ -173,7 +173,7 @@ func (m *Manager) imageCacheExec(ctx context.Context, args ...string) error {
 		return fmt.Errorf("%w: start the Docker engine (the cache is a container there)", ErrNoImageCache)
 	}
 	argv := append([]string{m.ImageCache.Program.Binary()}, args...)
-	_, err = host.ServiceExec(ctx, ImageCacheService, argv)
+	err = host.ServiceExec(ctx, ImageCacheService, argv)
 	if !errors.Is(err, driver.ErrNotFound) {
 		return err
 	}
@@ -184,8 +184,7 @@ func (m *Manager) imageCacheExec(ctx context.Context, args ...string) error {
 	if _, err := host.EnsureService(ctx, spec); err != nil {
 		return fmt.Errorf("start the image cache: %w", err)
 	}
-	_, err = host.ServiceExec(ctx, ImageCacheService, argv)
-	return err
+	return host.ServiceExec(ctx, ImageCacheService, argv)
 }
 
 // cachedRef is an image name as the cache stores it: the upstream host and the

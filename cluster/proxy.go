@@ -177,13 +177,11 @@ func (m *Manager) proxyStep(ctx context.Context, s *startState) error {
 	}
 	onHost := ""
 	if addresser, ok := m.Driver.(driver.HostAddresser); ok {
-		var err error
-		if s.net.hostAddr, onHost, err = addresser.HostAddress(ctx); err != nil {
+		hn, err := addresser.HostNetwork(ctx)
+		if err != nil {
 			return err
 		}
-		if s.net.subnet, err = addresser.NodeNetwork(ctx); err != nil {
-			return err
-		}
+		s.net.hostAddr, s.net.subnet, onHost = hn.FromNode, hn.NodeCIDR, hn.OnHost
 	}
 	for _, hostPort := range p.loopbackProxies() {
 		_, port, _ := net.SplitHostPort(hostPort)

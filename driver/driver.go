@@ -229,19 +229,24 @@ type ServiceHost interface {
 	// EnsureService starts the service unless it runs with the same Key, and returns
 	// where it is.
 	EnsureService(ctx context.Context, spec ServiceSpec) (ServiceEndpoint, error)
-	// ServiceExec runs argv in the running service and returns its standard output.
-	ServiceExec(ctx context.Context, name string, argv []string) ([]byte, error)
+	// ServiceExec runs argv in the service, starting it if it is stopped; a service that
+	// does not exist is ErrNotFound.
+	ServiceExec(ctx context.Context, name string, argv []string) error
 	// RemoveService stops and removes the service (its DataDir stays); absent is fine.
 	RemoveService(ctx context.Context, name string) error
 }
 
-// HostAddresser is a driver that knows the address its nodes reach the host at (for a
-// proxy on the host's loopback).
-type HostAddresser interface {
-	// HostAddress is the host's address as nodes see it, and the address on the host a
+// HostNetwork is how a driver's nodes reach the host (for a proxy on the host's
+// loopback) and which network they are on.
+type HostNetwork struct {
+	// FromNode is the host's address as nodes see it; OnHost the host address a
 	// connection to it arrives at (where a proxy must listen for nodes to reach it).
-	HostAddress(ctx context.Context) (fromNode, onHost string, err error)
-	// NodeNetwork is the CIDR the nodes' addresses are in (reached directly, never
-	// through a proxy).
-	NodeNetwork(ctx context.Context) (string, error)
+	FromNode, OnHost string
+	// NodeCIDR holds the nodes' addresses (reached directly, never through a proxy).
+	NodeCIDR string
+}
+
+// HostAddresser is a driver that knows its HostNetwork.
+type HostAddresser interface {
+	HostNetwork(ctx context.Context) (HostNetwork, error)
 }

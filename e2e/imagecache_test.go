@@ -28,6 +28,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/devk-dev/devk/driver"
 )
 
 // testRegistry is a registry the test runs on the host, reachable from containers at
@@ -290,7 +292,10 @@ func TestImageCache(t *testing.T) {
 			t.Fatalf("docker0's address: %v %s", err, bridge)
 		}
 		logPath := filepath.Join(t.TempDir(), "proxy.log")
-		port := freePort(t)
+		port, err := driver.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
 		proxy := exec.Command(bin, "-listen", fmt.Sprintf("0.0.0.0:%d", port), "-log", logPath)
 		if err := proxy.Start(); err != nil {
 			t.Fatal(err)
@@ -323,20 +328,14 @@ func TestImageCache(t *testing.T) {
 			}
 		}
 		// A proxy that is not there: a warning, and the cluster still starts.
+		deadPort, err := driver.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
 		dead := *b
-		dead.Extra = append(append([]string{}, b.Extra...), fmt.Sprintf("HTTPS_PROXY=http://127.0.0.1:%d", freePort(t)))
+		dead.Extra = append(append([]string{}, b.Extra...), fmt.Sprintf("HTTPS_PROXY=http://127.0.0.1:%d", deadPort))
 		if r := dead.MustDevk(ctx, "start"); !strings.Contains(r.Stderr, "where nothing answers on port") {
 			t.Errorf("no warning about a proxy the node cannot reach:\n%s", r.Stderr)
 		}
 	})
-}
-
-// freePort is a TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

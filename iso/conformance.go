@@ -193,11 +193,11 @@ func repositoryName(ref string) string {
 
 // ConformanceKey identifies the suite's binaries for a version.
 func (r Recipe) ConformanceKey() string {
-	return hashOf("conformance", conformanceRevision, r.KubernetesVersion, conformanceTools())
+	return HashOf("conformance", conformanceRevision, r.KubernetesVersion, conformanceTools())
 }
 
 func testImagesRootfsKey() string {
-	return hashOf("testimages-rootfs", conformanceRevision, Suite, strings.Join(testImagePackages, ","), strings.Join(testImageHooks(), "\n"))
+	return HashOf("testimages-rootfs", conformanceRevision, Suite, strings.Join(testImagePackages, ","), strings.Join(testImageHooks(), "\n"))
 }
 
 // Conformance builds (or finds in the cache) the conformance suite for a Kubernetes version.
@@ -241,7 +241,7 @@ func (b *Builder) Conformance(ctx context.Context, kubernetesVersion string) (Co
 				return err
 			}
 			suite.ImageRefs = StandInRefs(listed)
-			archive := filepath.Join(bins, "images-"+hashOf(append([]string{standInRevision, testImagesRootfsKey(), busyboxKey()}, suite.ImageRefs...)...)[:16]+".tar")
+			archive := filepath.Join(bins, "images-"+HashOf(append([]string{standInRevision, testImagesRootfsKey(), busyboxKey()}, suite.ImageRefs...)...)[:16]+".tar")
 			suite.Images, err = cached(archive, func(tmp string) error {
 				pause, err := b.pause(ctx)
 				if err != nil {
@@ -399,7 +399,7 @@ const (
 )
 
 func busyboxKey() string {
-	return hashOf("busybox", conformanceRevision, BusyboxVersion, busyboxSHA256, busyboxBuild)
+	return HashOf("busybox", conformanceRevision, BusyboxVersion, busyboxSHA256, busyboxBuild)
 }
 
 // busyboxBuild compiles BusyBox in a throwaway Debian root filesystem that has a C

@@ -61,7 +61,7 @@ func (p GoProgram) Key() string {
 	for _, a := range p.Assets {
 		parts = append(parts, "asset", a.key())
 	}
-	return hashOf(parts...)
+	return HashOf(parts...)
 }
 
 // SourceHash hashes the files of a Source program that its build uses (names and
@@ -76,7 +76,7 @@ func SourceHash(fsys fs.FS) string {
 	if err != nil {
 		parts = append(parts, "error", err.Error())
 	}
-	return hashOf(parts...)
+	return HashOf(parts...)
 }
 
 // walkSource calls fn with every file of a Source program that its build uses, in

@@ -95,20 +95,20 @@ func Packages() []string {
 
 // RootfsKey identifies the root filesystem: the suite, the packages and the hooks.
 func RootfsKey() string {
-	return hashOf("rootfs", recipeRevision, Suite, strings.Join(Packages(), ","), strings.Join(customizeHooks(), "\n"))
+	return HashOf("rootfs", recipeRevision, Suite, strings.Join(Packages(), ","), strings.Join(customizeHooks(), "\n"))
 }
 
 // KubeKey identifies the Kubernetes multi-call binary.
 func (r Recipe) KubeKey() string {
-	return hashOf("kube", recipeRevision, r.KubernetesVersion, r.KubeMain(), mustRead(sources, "kube/lbpool/pool.go"))
+	return HashOf("kube", recipeRevision, r.KubernetesVersion, r.KubeMain(), mustRead(sources, "kube/lbpool/pool.go"))
 }
 
 func coreDNSKey() string {
-	return hashOf("coredns", recipeRevision, CoreDNSVersion, mustRead(sources, "coredns/main.go.tmpl"))
+	return HashOf("coredns", recipeRevision, CoreDNSVersion, mustRead(sources, "coredns/main.go.tmpl"))
 }
 
 func pauseKey() string {
-	return hashOf("pause", recipeRevision, mustRead(sources, "pause/main.go.tmpl"))
+	return HashOf("pause", recipeRevision, mustRead(sources, "pause/main.go.tmpl"))
 }
 
 // Hash is the hash of every input of the node image.
@@ -128,7 +128,7 @@ func (r Recipe) Hash() string {
 	for _, n := range names {
 		parts = append(parts, n, mustRead(nodeFiles, n))
 	}
-	return hashOf(parts...)
+	return HashOf(parts...)
 }
 
 // Tag is the node image's reference in the local engine.
@@ -136,7 +136,8 @@ func (r Recipe) Tag() string {
 	return fmt.Sprintf("%s:%s-%s", ImageRepository, r.KubernetesVersion, r.Hash()[:12])
 }
 
-func hashOf(parts ...string) string {
+// HashOf hashes parts, each length-prefixed so no two lists hash alike.
+func HashOf(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
 		fmt.Fprintf(h, "%d:%s\n", len(p), p)

@@ -114,8 +114,8 @@ func TestHashOfIsUnambiguous(t *testing.T) {
 		{{"x"}, {"x", ""}},
 	}
 	for _, tt := range tests {
-		if hashOf(tt[0]...) == hashOf(tt[1]...) {
-			t.Errorf("hashOf(%q) == hashOf(%q)", tt[0], tt[1])
+		if HashOf(tt[0]...) == HashOf(tt[1]...) {
+			t.Errorf("HashOf(%q) == HashOf(%q)", tt[0], tt[1])
 		}
 	}
 }

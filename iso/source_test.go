@@ -14,7 +14,7 @@ import (
 // node images stay valid).
 func TestSourceProgramKey(t *testing.T) {
 	base := GoProgram{Name: "m", Module: "example.com/m", Version: "v1.0.0", Image: "example.com/m:v1"}
-	if got, want := base.Key(), hashOf("goprogram", goProgramRevision, "m", "example.com/m", "v1.0.0", "example.com/m", "example.com/m:v1", ""); got != want {
+	if got, want := base.Key(), HashOf("goprogram", goProgramRevision, "m", "example.com/m", "v1.0.0", "example.com/m", "example.com/m:v1", ""); got != want {
 		t.Errorf("a module program's key changed: %s, want %s", got, want)
 	}
 	src := fstest.MapFS{

@@ -36,7 +36,7 @@ type VMFiles struct {
 }
 
 func vmRootfsKey() string {
-	return hashOf("vm-rootfs", RootfsKey(), KernelPackage)
+	return HashOf("vm-rootfs", RootfsKey(), KernelPackage)
 }
 
 // VMHash identifies the VM files of a recipe.
@@ -48,7 +48,7 @@ func (r Recipe) VMHash() string {
 		}
 		return nil
 	})
-	return hashOf(parts...)
+	return HashOf(parts...)
 }
 
 // EnsureVM returns the recipe's VM files, building what the cache lacks.

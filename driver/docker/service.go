@@ -1,13 +1,12 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
@@ -15,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
-	"github.com/docker/go-connections/nat"
 
 	"github.com/devk-dev/devk/driver"
 )
@@ -120,19 +118,13 @@ func (d *Driver) ensureServiceOnce(ctx context.Context, spec driver.ServiceSpec,
 		host.Mounts = []mount.Mount{{Type: mount.TypeBind, Source: spec.DataDir, Target: spec.DataTarget}}
 	}
 	// Each port on 127.0.0.1 at a port picked now and kept, so it stays across restarts.
-	published := map[int]int{}
-	exposed, bindings := nat.PortSet{}, nat.PortMap{}
+	var ports []driver.PortMapping
 	for _, p := range spec.Ports {
-		hostPort, err := driver.FreePort()
-		if err != nil {
-			return none, err
-		}
-		published[p] = hostPort
-		port := nat.Port(fmt.Sprintf("%d/tcp", p))
-		exposed[port] = struct{}{}
-		bindings[port] = []nat.PortBinding{{HostIP: "127.0.0.1", HostPort: fmt.Sprint(hostPort)}}
+		ports = append(ports, driver.PortMapping{NodePort: p})
 	}
-	cfg.ExposedPorts, host.PortBindings = exposed, bindings
+	if cfg.ExposedPorts, host.PortBindings, err = portSpecs(ports); err != nil {
+		return none, err
+	}
 	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		NetworkName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}},
 	}}
@@ -146,7 +138,7 @@ func (d *Driver) ensureServiceOnce(ctx context.Context, spec driver.ServiceSpec,
 	if err := d.api.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		return none, fmt.Errorf("start %s: %w", name, err)
 	}
-	return driver.ServiceEndpoint{IP: ip, HostPorts: published}, nil
+	return driver.ServiceEndpoint{IP: ip, HostPorts: hostPorts(host)}, nil
 }
 
 // hostPorts reads back the ports a service publishes on 127.0.0.1.
@@ -157,8 +149,7 @@ func hostPorts(h *container.HostConfig) map[int]int {
 	}
 	for port, bindings := range h.PortBindings {
 		for _, b := range bindings {
-			var hp int
-			if _, err := fmt.Sscan(b.HostPort, &hp); err == nil {
+			if hp, err := strconv.Atoi(b.HostPort); err == nil {
 				out[port.Int()] = hp
 			}
 		}
@@ -205,29 +196,23 @@ func (d *Driver) ensureImage(ctx context.Context, spec driver.ServiceSpec) error
 
 // ServiceExec runs argv in the service's container, starting it if it is stopped; a
 // service that does not exist is driver.ErrNotFound.
-func (d *Driver) ServiceExec(ctx context.Context, name string, argv []string) ([]byte, error) {
+func (d *Driver) ServiceExec(ctx context.Context, name string, argv []string) error {
 	cname := d.ServiceContainer(name)
 	info, err := d.api.ContainerInspect(ctx, cname)
 	switch {
 	case errdefs.IsNotFound(err):
-		return nil, fmt.Errorf("%s: %w", cname, driver.ErrNotFound)
+		return fmt.Errorf("%s: %w", cname, driver.ErrNotFound)
 	case err != nil:
-		return nil, d.engineError(ctx, fmt.Errorf("inspect %s: %w", cname, err))
+		return d.engineError(ctx, fmt.Errorf("inspect %s: %w", cname, err))
 	case info.Config == nil || info.Config.Labels[labelService] != name || info.Config.Labels[LabelHome] != d.homeID:
-		return nil, fmt.Errorf("%w: container %s was not created by this devk", driver.ErrForeign, cname)
+		return fmt.Errorf("%w: container %s was not created by this devk", driver.ErrForeign, cname)
 	case info.State == nil || !info.State.Running:
 		if err := d.api.ContainerStart(ctx, cname, container.StartOptions{}); err != nil {
-			return nil, fmt.Errorf("start %s: %w", cname, err)
+			return fmt.Errorf("start %s: %w", cname, err)
 		}
 	}
-	n := &Node{api: d.api, name: cname}
-	var stdout, stderr bytes.Buffer
-	err = n.Exec(ctx, argv, driver.ExecOptions{Stdout: &stdout, Stderr: &stderr})
-	var exit *driver.ExitError
-	if errors.As(err, &exit) && exit.Stderr == "" {
-		exit.Stderr = strings.TrimSpace(stderr.String())
-	}
-	return stdout.Bytes(), err
+	_, err = driver.Output(ctx, &Node{api: d.api, name: cname}, argv...)
+	return err
 }
 
 // RemoveService removes the service's container; its data folder stays.
@@ -249,22 +234,13 @@ func (d *Driver) RemoveService(ctx context.Context, name string) error {
 	return nil
 }
 
-// HostAddress is the devk network's gateway: the host, as its nodes see it, and an
-// address of the host's own.
-func (d *Driver) HostAddress(ctx context.Context) (fromNode, onHost string, err error) {
+// HostNetwork is the devk network: its gateway is the host, as nodes see it and on the
+// host alike.
+func (d *Driver) HostNetwork(ctx context.Context) (driver.HostNetwork, error) {
 	ipnet, _, err := d.ensureSubnet(ctx)
 	if err != nil {
-		return "", "", err
+		return driver.HostNetwork{}, err
 	}
 	gw := nthIP(ipnet, 1).String()
-	return gw, gw, nil
-}
-
-// NodeNetwork is the devk network's subnet.
-func (d *Driver) NodeNetwork(ctx context.Context) (string, error) {
-	ipnet, _, err := d.ensureSubnet(ctx)
-	if err != nil {
-		return "", err
-	}
-	return ipnet.String(), nil
+	return driver.HostNetwork{FromNode: gw, OnHost: gw, NodeCIDR: ipnet.String()}, nil
 }

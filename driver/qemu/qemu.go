@@ -417,11 +417,8 @@ func (d *Driver) ForwardPort(ctx context.Context, name string, nodePort int) (in
 	return hostPort, d.save(m)
 }
 
-// HostAddress is the host as a VM on QEMU's user-mode network sees it: 10.0.2.2, where
-// QEMU connects to the host's loopback.
-func (d *Driver) HostAddress(context.Context) (fromNode, onHost string, err error) {
-	return "10.0.2.2", "127.0.0.1", nil
+// HostNetwork is QEMU's user-mode network, where 10.0.2.2 connects to the host's
+// loopback.
+func (d *Driver) HostNetwork(context.Context) (driver.HostNetwork, error) {
+	return driver.HostNetwork{FromNode: "10.0.2.2", OnHost: "127.0.0.1", NodeCIDR: "10.0.2.0/24"}, nil
 }
-
-// NodeNetwork is QEMU's user-mode network.
-func (d *Driver) NodeNetwork(context.Context) (string, error) { return "10.0.2.0/24", nil }
