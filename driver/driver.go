@@ -152,12 +152,49 @@ func Output(ctx context.Context, n Node, argv ...string) (string, error) {
 // FreePort asks the kernel for a free TCP port on 127.0.0.1, for host ports that must
 // stay fixed across a node's restarts.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := FreePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// FreePorts asks for n distinct free ports at once. Each listener stays open until all n
+// are picked: the kernel may hand a just-closed port out again, and a node given the same
+// port twice cannot boot (QEMU refuses the second forward).
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// AssignFreePorts returns ports with every zero host port replaced by a distinct free one.
+func AssignFreePorts(ports []PortMapping) ([]PortMapping, error) {
+	zero := 0
+	for _, p := range ports {
+		if p.HostPort == 0 {
+			zero++
+		}
+	}
+	free, err := FreePorts(zero)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PortMapping, len(ports))
+	for i, p := range ports {
+		if p.HostPort == 0 {
+			p.HostPort, free = free[0], free[1:]
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 // PortForwarder is a driver whose nodes are not reachable at their IP from the host (a VM

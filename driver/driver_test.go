@@ -131,3 +131,29 @@ func TestCopyToArgv(t *testing.T) {
 		t.Errorf("copy onto a folder left %v", entries)
 	}
 }
+
+func TestAssignFreePortsDistinct(t *testing.T) {
+	// Many zero ports at once: the kernel reuses a just-closed port often enough that a
+	// picker closing each listener before the next would collide here.
+	in := []PortMapping{{NodePort: 22}, {NodePort: 8443, HostPort: 1}}
+	for i := range 50 {
+		in = append(in, PortMapping{NodePort: 30000 + i})
+	}
+	out, err := AssignFreePorts(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for i, p := range out {
+		if p.NodePort != in[i].NodePort {
+			t.Errorf("mapping %d changed node port: %+v", i, p)
+		}
+		if in[i].HostPort != 0 && p.HostPort != in[i].HostPort {
+			t.Errorf("a set host port was replaced: %+v", p)
+		}
+		if p.HostPort == 0 || seen[p.HostPort] {
+			t.Errorf("host port %d is zero or given twice", p.HostPort)
+		}
+		seen[p.HostPort] = true
+	}
+}

@@ -334,25 +334,21 @@ func boolPtr(b bool) *bool { return &b }
 func portSpecs(ports []driver.PortMapping) (nat.PortSet, nat.PortMap, error) {
 	exposed := nat.PortSet{}
 	bindings := nat.PortMap{}
+	ports, err := driver.AssignFreePorts(ports)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, p := range ports {
 		proto := p.Protocol
 		if proto == "" {
 			proto = "tcp"
-		}
-		hostPort := p.HostPort
-		if hostPort == 0 {
-			free, err := driver.FreePort()
-			if err != nil {
-				return nil, nil, err
-			}
-			hostPort = free
 		}
 		port, err := nat.NewPort(proto, strconv.Itoa(p.NodePort))
 		if err != nil {
 			return nil, nil, fmt.Errorf("port %d: %w", p.NodePort, err)
 		}
 		exposed[port] = struct{}{}
-		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hostPort)})
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: "127.0.0.1", HostPort: strconv.Itoa(p.HostPort)})
 	}
 	return exposed, bindings, nil
 }

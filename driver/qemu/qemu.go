@@ -165,16 +165,11 @@ func (d *Driver) Create(ctx context.Context, spec driver.NodeSpec) (driver.Node,
 		return nil, err
 	}
 	m := &machine{Name: spec.Name, Boot: boot, CPUs: spec.CPUs, MemoryMB: spec.MemoryMB}
-	for _, p := range append([]driver.PortMapping{{NodePort: 22}}, spec.Ports...) {
-		if p.HostPort == 0 {
-			free, err := driver.FreePort()
-			if err != nil {
-				return nil, err
-			}
-			p.HostPort = free
-		}
-		m.Ports = append(m.Ports, p)
+	ports, err := driver.AssignFreePorts(append([]driver.PortMapping{{NodePort: 22}}, spec.Ports...))
+	if err != nil {
+		return nil, err
 	}
+	m.Ports = ports
 	if err := d.save(m); err != nil {
 		return nil, err
 	}
