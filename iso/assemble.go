@@ -24,6 +24,7 @@ import (
 
 type artifacts struct {
 	rootfs, kube, coredns, pause string
+	containerd                   string   // folder of containerd's commands
 	images                       []string // single-image archives to preload as they are
 	onDemand                     []string // single-image archives kept for the node to import later
 }
@@ -242,16 +243,20 @@ func preloadArchives(dir string, a artifacts) ([]string, error) {
 }
 
 // nodeLayerFiles are devk's files on top of the root filesystem: the Kubernetes binary
-// with a link per component, preloaded images, and the node's configuration.
-func nodeLayerFiles(r Recipe, kube string, preloads, onDemand []string) ([]layerFile, error) {
-	files := []layerFile{{Path: "usr/local/bin/devk-kube", Mode: 0o755, Source: kube}}
+// with a link per component, containerd, preloaded images, and the node's configuration.
+func nodeLayerFiles(r Recipe, a artifacts, preloads []string) ([]layerFile, error) {
+	files := []layerFile{{Path: "usr/local/bin/devk-kube", Mode: 0o755, Source: a.kube}}
 	for _, c := range Components {
 		files = append(files, layerFile{Path: "usr/local/bin/" + c, Linkname: "devk-kube"})
+	}
+	// Over Debian's: its unit, and docker.io's dependency on the package, stay as they are.
+	for _, c := range containerdCommands {
+		files = append(files, layerFile{Path: "usr/bin/" + c, Mode: 0o755, Source: filepath.Join(a.containerd, c)})
 	}
 	for _, p := range preloads {
 		files = append(files, layerFile{Path: strings.TrimPrefix(PreloadedImagesDir, "/") + "/" + filepath.Base(p), Mode: 0o644, Source: p})
 	}
-	for _, p := range onDemand {
+	for _, p := range a.onDemand {
 		files = append(files, layerFile{Path: strings.TrimPrefix(OnDemandImagesDir, "/") + "/" + filepath.Base(p), Mode: 0o644, Source: p})
 	}
 	files = append(files,
@@ -300,7 +305,7 @@ func (b *Builder) assemble(ctx context.Context, r Recipe, a artifacts) error {
 		return fmt.Errorf("%w: preloaded images: %v", ErrBuildFailed, err)
 	}
 	preloads = append(preloads, a.images...)
-	files, err := nodeLayerFiles(r, a.kube, preloads, a.onDemand)
+	files, err := nodeLayerFiles(r, a, preloads)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}

@@ -265,6 +265,16 @@ func fakeArtifacts(t *testing.T, dir string) artifacts {
 		kube:    writeFakeBinary(t, dir, "devk-kube", "fake kube"),
 		coredns: writeFakeBinary(t, dir, "coredns-bin", "fake coredns"),
 		pause:   writeFakeBinary(t, dir, "pause-bin", "fake pause"),
+		containerd: func() string {
+			d := filepath.Join(dir, "containerd")
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range containerdCommands {
+				writeFakeBinary(t, d, c, "fake "+c)
+			}
+			return d
+		}(),
 	}
 }
 
@@ -370,7 +380,7 @@ func TestExtractFromTar(t *testing.T) {
 func TestNodeLayerFiles(t *testing.T) {
 	r := mustRecipe(t, "v1.34.4")
 	preloads := []string{"/work/pause.tar", "/work/coredns.tar"}
-	files, err := nodeLayerFiles(r, "/cache/devk-kube-v1.34.4", preloads, nil)
+	files, err := nodeLayerFiles(r, artifacts{kube: "/cache/devk-kube-v1.34.4", containerd: "/cache/containerd"}, preloads)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,6 +400,12 @@ func TestNodeLayerFiles(t *testing.T) {
 	for _, c := range Components {
 		if f, ok := byPath["usr/local/bin/"+c]; !ok || f.Linkname != "devk-kube" {
 			t.Errorf("%s is not a link to devk-kube: %+v", c, f)
+		}
+	}
+	// containerd's commands replace Debian's, where its unit and dockerd look for them.
+	for _, c := range []string{"containerd", "containerd-shim-runc-v2", "ctr"} {
+		if f := byPath["usr/bin/"+c]; f.Source != "/cache/containerd/"+c || f.Mode != 0o755 {
+			t.Errorf("%s = %+v", c, f)
 		}
 	}
 	for _, p := range preloads {

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,35 +118,39 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 		b.Log, b.logPath = f, logPath
 		defer func() { b.Log, b.logPath = nil, "" }()
 	}
-	var rootfs, kube, coredns, pause string
-	// Each step names the artifact it produces (a cache hit when it exists) and how
-	// long building it took on our 2-core machines, said once when it has to be built.
-	steps := []buildStep{
-		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { kube, err = b.kube(ctx, r); return }},
-		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
-		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { pause, err = b.pause(ctx); return }},
-		{"Building the Debian " + Suite + " root filesystem", "rootfs", b.rootfsPath(), 40 * time.Second, func() (err error) { rootfs, err = b.rootfs(ctx); return }},
-	}
-	var images []string // archives of the default-on addons' images, preloaded in the node
+	var a artifacts
+	steps := append(b.componentSteps(ctx, r, &a),
+		buildStep{"Building the Debian " + Suite + " root filesystem", "rootfs", b.rootfsPath(), 40 * time.Second, func() (err error) { a.rootfs, err = b.rootfs(ctx); return }})
 	for _, p := range r.Programs.Preload {
 		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, func() error {
 			archive, err := b.goImage(ctx, p)
-			images = append(images, archive)
+			a.images = append(a.images, archive)
 			return err
 		}})
 	}
-	var onDemand []string // archives the node imports when their addon is enabled
 	for _, p := range r.Programs.OnDemand {
 		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, func() error {
 			archive, err := b.goImage(ctx, p)
-			onDemand = append(onDemand, archive)
+			a.onDemand = append(a.onDemand, archive)
 			return err
 		}})
 	}
 	steps = append(steps, buildStep{"Assembling and loading the node image", "assemble", "", 0, func() error {
-		return b.assemble(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause, images: images, onDemand: onDemand})
+		return b.assemble(ctx, r, a)
 	}})
 	return b.runSteps(steps)
+}
+
+// componentSteps build the programs every node has, container or VM, into a. Each step
+// names the artifact it produces (a cache hit when it exists) and how long building it
+// took on our 2-core machines, said once when it has to be built.
+func (b *Builder) componentSteps(ctx context.Context, r Recipe, a *artifacts) []buildStep {
+	return []buildStep{
+		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { a.kube, err = b.kube(ctx, r); return }},
+		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { a.coredns, err = b.coreDNS(ctx); return }},
+		{"Building containerd " + ContainerdVersion + " from source", "containerd", b.containerdPath(), 3 * time.Minute, func() (err error) { a.containerd, err = b.containerd(ctx); return }},
+		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { a.pause, err = b.pause(ctx); return }},
+	}
 }
 
 // buildStep is one phase of a build.
@@ -428,6 +433,34 @@ func (b *Builder) coreDNS(ctx context.Context) (string, error) {
 	return cached(b.coreDNSPath(), func(tmp string) error {
 		gomod := "module devk/coredns\n\ngo 1.24.0\n\nrequire github.com/coredns/coredns " + CoreDNSVersion + "\n"
 		return b.goBuild(ctx, filepath.Join(b.CacheDir, "src-coredns"), gomod, mustRead(sources, "coredns/main.go.tmpl"), tmp, "-s -w")
+	})
+}
+
+// containerdCommands are the containerd programs the node runs, in place of Debian's.
+var containerdCommands = []string{"containerd", "containerd-shim-runc-v2", "ctr"}
+
+func containerdLdflags() string {
+	return "-s -w -X github.com/containerd/containerd/v2/version.Version=" + ContainerdVersion
+}
+
+func (b *Builder) containerdPath() string {
+	return filepath.Join(b.CacheDir, "containerd-"+ContainerdVersion+"-"+containerdKey()[:16])
+}
+
+// containerd builds containerd's commands into a folder, with `go install` of the
+// release so every dependency is at the version containerd's own go.mod pins.
+func (b *Builder) containerd(ctx context.Context) (string, error) {
+	return cached(b.containerdPath(), func(tmp string) error {
+		args := []string{"install", "-trimpath", "-ldflags", containerdLdflags()}
+		for _, c := range containerdCommands {
+			args = append(args, "github.com/containerd/containerd/v2/cmd/"+c+"@"+ContainerdVersion)
+		}
+		// GOFLAGS=-mod=mod does not apply to pkg@version and go install refuses it.
+		env := append(slices.DeleteFunc(slices.Clone(goEnv), func(e string) bool { return strings.HasPrefix(e, "GOFLAGS=") }), "GOBIN="+tmp, "GOFLAGS=")
+		if err := b.run(ctx, b.CacheDir, env, "go", args...); err != nil {
+			return fmt.Errorf("%w: containerd %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, ContainerdVersion, err)
+		}
+		return nil
 	})
 }
 

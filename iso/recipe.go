@@ -38,6 +38,10 @@ func (r Recipe) CheckHostCgroup(cgroupV2 bool) error {
 // Versions of the other components built into the node.
 const (
 	CoreDNSVersion = "v1.12.1"
+	// ContainerdVersion replaces Debian's containerd 1.7 in the node: image volumes
+	// (a conformance test from Kubernetes v1.36) need containerd 2.1 or newer. v2.3 is
+	// containerd's long-term-support line.
+	ContainerdVersion = "v2.3.7"
 	PauseTag       = "registry.k8s.io/pause:3.10.1"
 	Suite          = "trixie"
 	// ImageRepository is the local repository node images are tagged in.
@@ -107,13 +111,17 @@ func coreDNSKey() string {
 	return HashOf("coredns", recipeRevision, CoreDNSVersion, mustRead(sources, "coredns/main.go.tmpl"))
 }
 
+func containerdKey() string {
+	return HashOf("containerd", recipeRevision, ContainerdVersion, strings.Join(containerdCommands, ","), containerdLdflags())
+}
+
 func pauseKey() string {
 	return HashOf("pause", recipeRevision, mustRead(sources, "pause/main.go.tmpl"))
 }
 
 // Hash is the hash of every input of the node image.
 func (r Recipe) Hash() string {
-	parts := []string{"node", recipeRevision, RootfsKey(), r.KubeKey(), coreDNSKey(), pauseKey(), PauseTag}
+	parts := []string{"node", recipeRevision, RootfsKey(), r.KubeKey(), coreDNSKey(), containerdKey(), pauseKey(), PauseTag}
 	for _, p := range append(slices.Clone(r.Programs.Preload), r.Programs.OnDemand...) {
 		parts = append(parts, p.Key())
 	}

@@ -68,25 +68,20 @@ func (b *Builder) EnsureVM(ctx context.Context, kubernetesVersion string) (VMFil
 	if err := b.checkTools(); err != nil {
 		return VMFiles{}, err
 	}
-	var rootfs, kube, coredns, pause string
+	var a artifacts
 	vmRootfs := filepath.Join(b.CacheDir, "rootfs-vm-"+Suite+"-"+vmRootfsKey()[:16]+".tar")
-	err = b.runSteps([]buildStep{
-		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { kube, err = b.kube(ctx, r); return }},
-		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { coredns, err = b.coreDNS(ctx); return }},
-		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { pause, err = b.pause(ctx); return }},
-		{"Building the Debian " + Suite + " root filesystem with a kernel", "rootfs-vm", vmRootfs, time.Minute, func() (err error) {
-			rootfs, err = cached(vmRootfs, func(tmp string) error {
+	err = b.runSteps(append(b.componentSteps(ctx, r, &a),
+		buildStep{"Building the Debian " + Suite + " root filesystem with a kernel", "rootfs-vm", vmRootfs, time.Minute, func() (err error) {
+			a.rootfs, err = cached(vmRootfs, func(tmp string) error {
 				return b.mmdebstrap(ctx, tmp, append(Packages(), KernelPackage), customizeHooks())
 			})
 			return err
 		}},
-		{"Writing the VM's kernel, initrd and disk image", "vm-assemble", dir, 30 * time.Second, func() error {
-			_, err := cached(dir, func(tmp string) error {
-				return b.assembleVM(ctx, r, artifacts{rootfs: rootfs, kube: kube, coredns: coredns, pause: pause}, tmp)
-			})
+		buildStep{"Writing the VM's kernel, initrd and disk image", "vm-assemble", dir, 30 * time.Second, func() error {
+			_, err := cached(dir, func(tmp string) error { return b.assembleVM(ctx, r, a, tmp) })
 			return err
 		}},
-	})
+	))
 	if err != nil {
 		return VMFiles{}, err
 	}
@@ -115,7 +110,7 @@ func (b *Builder) assembleVM(ctx context.Context, r Recipe, a artifacts, out str
 	if err != nil {
 		return fmt.Errorf("%w: preloaded images: %v", ErrBuildFailed, err)
 	}
-	files, err := nodeLayerFiles(r, a.kube, preloads, a.onDemand)
+	files, err := nodeLayerFiles(r, a, preloads)
 	if err != nil {
 		return err
 	}
