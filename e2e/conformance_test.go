@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/devk-dev/devk/iso"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // singleNodeExceptions are the conformance tests one node cannot pass: they need a second
@@ -25,7 +28,8 @@ var singleNodeExceptions = []string{
 // conformanceSample is the fixed subset `make test` runs: DNS, Services (and a ClusterIP
 // port the Service does not have), webhooks, the aggregator, StatefulSet, kubectl (exec
 // over websockets, logs, proxy, replace with kitten/nautilus), hostPort, and ConfigMap
-// and Secret values in the environment (the stand-in busybox's shell).
+// and Secret values in the environment (the stand-in busybox's shell), and an image
+// volume pulled with a policy of Always (containerd 2, the image cache; from v1.36).
 var conformanceSample = []string{
 	`DNS should provide DNS for services `,
 	`Services should serve a basic endpoint from pods `,
@@ -40,6 +44,7 @@ var conformanceSample = []string{
 	`HostPort validates that there is no conflict between pods with same hostPort but different hostIP and protocol `,
 	`ConfigMap should be consumable via the environment `,
 	`Secrets should be consumable via the environment `,
+	`ImageVolume should succeed with pod and pull policy of Always `,
 }
 
 // TestConformance runs Kubernetes' own conformance suite against a fresh devk cluster:
@@ -82,7 +87,22 @@ func TestConformance(t *testing.T) {
 	if profile == "" {
 		profile = "e2e-conformance"
 	}
+	// registry.k8s.io, as the suite expects it on the internet: a registry on this
+	// machine holding every stand-in, reached the way a node reaches the real one,
+	// through the image cache. The image cache of a home of the test's own, so the
+	// stand-ins never land in the cache other clusters use. Tests that pull with a policy
+	// of Always (ImageVolume, from v1.36) pull from it; the others find the images
+	// `devk image load` put in the node.
+	k8sRegistry := startRegistry(t, false)
+	pushed := pushArchive(t, k8sRegistry, suite.Images, "registry.k8s.io/")
+	t.Logf("registry.k8s.io stand-in on port %d holds %d images", k8sRegistry.port, pushed)
 	env := NewEnv(t, devkBin, profile)
+	if os.Getenv("DEVK_CONFORMANCE_KEEP") == "1" {
+		env.Extra = append(env.Extra, "DEVK_HOME="+e2eHome()+"-conformance")
+	} else {
+		env.IsolatedHome(t)
+	}
+	env.Extra = append(env.Extra, fmt.Sprintf("DEVK_IMAGE_CACHE_UPSTREAMS=registry.k8s.io=http://host.docker.internal:%d", k8sRegistry.port))
 	env.Devk(ctx, "delete")
 	env.MustDevk(ctx, "start", "--kubernetes-version", version)
 	if os.Getenv("DEVK_CONFORMANCE_KEEP") != "1" {
@@ -261,4 +281,34 @@ func TestReadJUnit(t *testing.T) {
 	if c.String() != "1 passed, 1 failed, 1 skipped" || len(c.failedNames) != 1 || !strings.Contains(c.failedNames[0], "B fails") {
 		t.Errorf("counts %s, failed %q", c, c.failedNames)
 	}
+}
+
+// pushArchive pushes every image of a docker archive whose reference starts with prefix
+// to the registry, under the rest of the reference; it returns how many it pushed.
+func pushArchive(t testing.TB, r *testRegistry, archive, prefix string) int {
+	t.Helper()
+	opener := func() (io.ReadCloser, error) { return os.Open(archive) }
+	manifest, err := tarball.LoadManifest(opener)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := 0
+	for _, m := range manifest {
+		for _, ref := range m.RepoTags {
+			if !strings.HasPrefix(ref, prefix) {
+				continue
+			}
+			tag, err := name.NewTag(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := tarball.Image(opener, &tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.push(t, strings.TrimPrefix(tag.Repository.Name(), prefix), tag.TagStr(), img)
+			pushed++
+		}
+	}
+	return pushed
 }

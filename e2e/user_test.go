@@ -232,7 +232,7 @@ func TestOrdinaryUserBuildsNodeImage(t *testing.T) {
 		// Compiled programs only: the root filesystem is what the user must build.
 		if err == nil && st.IsDir() && strings.HasPrefix(name, "containerd-") && !strings.HasSuffix(name, ".partial") {
 			// containerd's commands are a folder of programs.
-			if err := copyTree(p, filepath.Join(cache, name)); err != nil {
+			if err := linkFiles(p, filepath.Join(cache, name)); err != nil {
 				t.Fatal(err)
 			}
 			seeded++
@@ -308,8 +308,8 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// copyTree hard-links the files of a flat folder into a new one.
-func copyTree(src, dst string) error {
+// linkFiles hard-links the files of a flat folder into a new one.
+func linkFiles(src, dst string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}

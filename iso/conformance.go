@@ -32,7 +32,7 @@ import (
 const conformanceRevision = "1"
 
 // standInRevision changes whenever what a stand-in image holds changes.
-const standInRevision = "2"
+const standInRevision = "3"
 
 // ConformanceSuite is Kubernetes' own end-to-end suite for one version, built from the Go
 // module proxy, and stand-ins for the test images its conformance tests run, tagged with
@@ -113,9 +113,19 @@ type standIn struct {
 	cmd        []string
 }
 
+// alpineOSRelease is the os-release of the stand-ins for images upstream builds on Alpine
+// Linux (agnhost and those built on it): the ImageVolume test reads it from kitten.
+const alpineOSRelease = `# A devk stand-in, made of Debian files, for a Kubernetes test image built on Alpine.
+NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.21
+PRETTY_NAME="Alpine Linux v3.21 (devk stand-in)"
+`
+
 func agnhostFiles(in standInInputs) []layerFile {
 	porter := filepath.Join(in.k8sDir, "test", "images", "agnhost", "porter")
 	return []layerFile{
+		{Path: "etc/os-release", Mode: 0o644, Data: []byte(alpineOSRelease)},
 		{Path: "agnhost", Mode: 0o755, Source: filepath.Join(in.bins, "agnhost")},
 		{Path: "agnhost-2", Linkname: "agnhost"},
 		{Path: "uploads/.keep", Mode: 0o644},

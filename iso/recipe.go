@@ -42,8 +42,8 @@ const (
 	// (a conformance test from Kubernetes v1.36) need containerd 2.1 or newer. v2.3 is
 	// containerd's long-term-support line.
 	ContainerdVersion = "v2.3.7"
-	PauseTag       = "registry.k8s.io/pause:3.10.1"
-	Suite          = "trixie"
+	PauseTag          = "registry.k8s.io/pause:3.10.1"
+	Suite             = "trixie"
 	// ImageRepository is the local repository node images are tagged in.
 	ImageRepository = "devk/node"
 	// LabelRecipe carries the full recipe hash on the node image.
