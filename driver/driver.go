@@ -152,38 +152,46 @@ func Output(ctx context.Context, n Node, argv ...string) (string, error) {
 // FreePort asks the kernel for a free TCP port on 127.0.0.1, for host ports that must
 // stay fixed across a node's restarts.
 func FreePort() (int, error) {
-	ports, err := FreePorts(1)
+	ports, err := FreePorts(1, nil)
 	if err != nil {
 		return 0, err
 	}
 	return ports[0], nil
 }
 
-// FreePorts asks for n distinct free ports at once. Each listener stays open until all n
-// are picked: the kernel may hand a just-closed port out again, and a node given the same
-// port twice cannot boot (QEMU refuses the second forward).
-func FreePorts(n int) ([]int, error) {
+// FreePorts asks for n distinct free ports at once, none of them in taken. Each listener
+// stays open until all n are picked: the kernel may hand a just-closed port out again,
+// and a node given the same port twice cannot boot (QEMU refuses the second forward).
+func FreePorts(n int, taken map[int]bool) ([]int, error) {
 	ports := make([]int, 0, n)
-	for range n {
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		// A port of the same list that is free now (its node is not running) is
+		// skipped, and its listener held so it is not offered again.
+		if p := l.Addr().(*net.TCPAddr).Port; !taken[p] {
+			ports = append(ports, p)
+		}
 	}
 	return ports, nil
 }
 
-// AssignFreePorts returns ports with every zero host port replaced by a distinct free one.
+// AssignFreePorts returns ports with every zero host port replaced by a distinct free
+// one that no other mapping of the list has.
 func AssignFreePorts(ports []PortMapping) ([]PortMapping, error) {
 	zero := 0
+	taken := map[int]bool{}
 	for _, p := range ports {
 		if p.HostPort == 0 {
 			zero++
+		} else {
+			taken[p.HostPort] = true
 		}
 	}
-	free, err := FreePorts(zero)
+	free, err := FreePorts(zero, taken)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,7 +136,15 @@ func TestCopyToArgv(t *testing.T) {
 func TestAssignFreePortsDistinct(t *testing.T) {
 	// Many zero ports at once: the kernel reuses a just-closed port often enough that a
 	// picker closing each listener before the next would collide here.
-	in := []PortMapping{{NodePort: 22}, {NodePort: 8443, HostPort: 1}}
+	// A set host port that is free right now (its node is stopped) must not be handed
+	// out again.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	in := []PortMapping{{NodePort: 22}, {NodePort: 8443, HostPort: set}}
 	for i := range 50 {
 		in = append(in, PortMapping{NodePort: 30000 + i})
 	}

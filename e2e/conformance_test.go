@@ -97,6 +97,9 @@ func TestConformance(t *testing.T) {
 	pushed := pushArchive(t, k8sRegistry, suite.Images, "registry.k8s.io/")
 	t.Logf("registry.k8s.io stand-in on port %d holds %d images", k8sRegistry.port, pushed)
 	env := NewEnv(t, devkBin, profile)
+	// The node image, built (if the engine lacks it) with the shared home's build cache:
+	// the home below would start from an empty one.
+	env.MustDevk(ctx, "node-image", "--kubernetes-version", version)
 	if os.Getenv("DEVK_CONFORMANCE_KEEP") == "1" {
 		env.Extra = append(env.Extra, "DEVK_HOME="+e2eHome()+"-conformance")
 	} else {

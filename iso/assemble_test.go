@@ -515,6 +515,11 @@ func TestAssemble(t *testing.T) {
 	if e := devk["usr/share/devk/images/RECIPE"]; string(e.data) != r.Hash() {
 		t.Errorf("RECIPE = %q", e.data)
 	}
+	for _, c := range containerdCommands {
+		if e := devk["usr/bin/"+c]; e.hdr == nil || e.hdr.Mode != 0o755 || string(e.data) != "fake "+c {
+			t.Errorf("%s in the layer: %+v", c, e.hdr)
+		}
+	}
 	for _, f := range []string{"pause.tar", "coredns.tar", "busybox.tar"} {
 		e, ok := devk["usr/share/devk/images/"+f]
 		if !ok || len(e.data) == 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/version"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -198,10 +200,18 @@ func exists(path string) bool {
 	return err == nil
 }
 
+// MinGoVersion is the oldest Go that builds every part of the node image: containerd's
+// go.mod asks for it, and builds use the local toolchain only (GOTOOLCHAIN=local).
+const MinGoVersion = "go1.26.8"
+
 func (b *Builder) checkTools() error {
 	var missing []string
 	if _, err := exec.LookPath("go"); err != nil {
-		missing = append(missing, "go (install Go 1.26 or newer and put it on PATH)")
+		missing = append(missing, "go (install Go "+strings.TrimPrefix(MinGoVersion, "go")+" or newer and put it on PATH)")
+	} else if out, err := exec.Command("go", "env", "GOVERSION").Output(); err == nil {
+		if v := strings.TrimSpace(string(out)); version.IsValid(v) && version.Compare(v, MinGoVersion) < 0 {
+			return fmt.Errorf("%w: go is %s and the node image needs %s or newer (containerd %s asks for it): install a newer Go", ErrMissingTool, v, MinGoVersion, ContainerdVersion)
+		}
 	}
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		missing = append(missing, "mmdebstrap (apt-get install mmdebstrap)")
@@ -220,20 +230,39 @@ func (b *Builder) log() io.Writer {
 }
 
 // cached returns path if it exists; otherwise it runs produce(tmp) and renames tmp to path.
+// The temporary name is this process's own, so two builds at once never write into one
+// another's; if the other one finished first, its artifact is as good as this one.
 func cached(path string, produce func(tmp string) error) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	tmp := path + ".partial"
+	removeStalePartials(path)
+	tmp := fmt.Sprintf("%s.partial-%d", path, os.Getpid())
 	_ = os.RemoveAll(tmp)
 	if err := produce(tmp); err != nil {
 		_ = os.RemoveAll(tmp)
 		return "", err
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		_ = os.RemoveAll(tmp)
+		if _, statErr := os.Stat(path); statErr == nil {
+			return path, nil // a folder artifact another build renamed into place first
+		}
 		return "", fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}
 	return path, nil
+}
+
+// removeStalePartials removes what interrupted builds of path left: the partial
+// artifacts of processes that no longer run.
+func removeStalePartials(path string) {
+	matches, _ := filepath.Glob(path + ".partial-*")
+	for _, m := range matches {
+		pid, err := strconv.Atoi(strings.TrimPrefix(m, path+".partial-"))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(m)
+		}
+	}
 }
 
 func (b *Builder) run(ctx context.Context, dir string, env []string, name string, args ...string) error {
@@ -455,8 +484,9 @@ func (b *Builder) containerd(ctx context.Context) (string, error) {
 		for _, c := range containerdCommands {
 			args = append(args, "github.com/containerd/containerd/v2/cmd/"+c+"@"+ContainerdVersion)
 		}
-		// GOFLAGS=-mod=mod does not apply to pkg@version and go install refuses it.
-		env := append(slices.DeleteFunc(slices.Clone(goEnv), func(e string) bool { return strings.HasPrefix(e, "GOFLAGS=") }), "GOBIN="+tmp, "GOFLAGS=")
+		// go install pkg@version refuses -mod=mod; readonly also overrides a user's
+		// `go env -w GOFLAGS=...`, which an empty GOFLAGS would not.
+		env := append(slices.DeleteFunc(slices.Clone(goEnv), func(e string) bool { return strings.HasPrefix(e, "GOFLAGS=") }), "GOBIN="+tmp, "GOFLAGS=-mod=readonly")
 		if err := b.run(ctx, b.CacheDir, env, "go", args...); err != nil {
 			return fmt.Errorf("%w: containerd %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, ContainerdVersion, err)
 		}

@@ -108,15 +108,20 @@ func TestCached(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			// A stale partial file from an interrupted build must never be taken as done.
-			if err := os.WriteFile(path+".partial", []byte("stale"), 0o644); err != nil {
+			// A stale partial file from an interrupted build must never be taken as done,
+			// and is removed once its process is gone (no process has pid 2^22+1).
+			stale := path + ".partial-4194305"
+			if err := os.WriteFile(stale, []byte("stale"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			produced := false
 			got, err := cached(path, func(tmp string) error {
 				produced = true
-				if tmp != path+".partial" {
+				if tmp != fmt.Sprintf("%s.partial-%d", path, os.Getpid()) {
 					t.Errorf("tmp = %s", tmp)
+				}
+				if _, err := os.Stat(stale); !os.IsNotExist(err) {
+					t.Errorf("stale partial of a dead process not removed")
 				}
 				if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 					t.Errorf("stale %s not removed before produce", tmp)
@@ -137,8 +142,8 @@ func TestCached(t *testing.T) {
 				if _, err := os.Stat(path); !os.IsNotExist(err) {
 					t.Errorf("a failed build left %s", path)
 				}
-				if _, err := os.Stat(path + ".partial"); !os.IsNotExist(err) {
-					t.Errorf("a failed build left the partial file")
+				if left, _ := filepath.Glob(path + ".partial*"); len(left) != 0 {
+					t.Errorf("a failed build left %v", left)
 				}
 				return
 			}

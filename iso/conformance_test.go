@@ -106,3 +106,21 @@ func TestBusyboxFiles(t *testing.T) {
 		t.Errorf("files %q, want %q", got, want)
 	}
 }
+
+// The stand-ins for images upstream builds on Alpine say so in /etc/os-release: the
+// ImageVolume test reads "Alpine Linux" from kitten's.
+func TestStandInOSRelease(t *testing.T) {
+	in := standInInputs{bins: "/bins", k8sDir: "/k8s", pause: "/pause"}
+	for _, image := range []string{"agnhost", "kitten", "nautilus"} {
+		s := standIns[image]
+		found := false
+		for _, f := range s.files(in) {
+			if f.Path == "etc/os-release" {
+				found = strings.Contains(string(f.Data), `NAME="Alpine Linux"`)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no etc/os-release naming Alpine Linux", image)
+		}
+	}
+}

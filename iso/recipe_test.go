@@ -95,7 +95,7 @@ func TestRecipeHash(t *testing.T) {
 		t.Errorf("RootfsKey unstable or malformed: %s", RootfsKey())
 	}
 	// Every component key is part of the node hash.
-	keys := []string{RootfsKey(), a.KubeKey(), coreDNSKey(), pauseKey()}
+	keys := []string{RootfsKey(), a.KubeKey(), coreDNSKey(), containerdKey(), pauseKey()}
 	for i := range keys {
 		for j := i + 1; j < len(keys); j++ {
 			if keys[i] == keys[j] {
