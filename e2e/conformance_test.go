@@ -138,12 +138,11 @@ func TestConformance(t *testing.T) {
 	var names []string
 	for _, r := range runs {
 		names = append(names, r.name)
-		f := r.focus
+		f := allOf(`\[Conformance\]`, r.focus)
 		if r.serialFollow {
-			// The serial part of a focused run: only the serial tests it matches.
-			f = `(\[Serial\]|\[Disruptive\]).*(` + r.focus + `)|(` + r.focus + `).*(\[Serial\]|\[Disruptive\])`
+			// The serial part of a run: only the serial tests it matches.
+			f = allOf(`\[Conformance\]`, `\[Serial\]|\[Disruptive\]`, r.focus)
 		}
-		f = `\[Conformance\].*(` + f + `)|(` + f + `).*\[Conformance\]`
 		// e2e.test writes the JUnit report of all processes to --report-dir.
 		report := filepath.Join(out, r.name, "junit_01.xml")
 		args := []string{"--procs=" + fmt.Sprint(r.procs), "--timeout=3h", "--no-color", "--silence-skips",
@@ -201,6 +200,30 @@ func (c *junitCounts) add(o junitCounts) {
 	c.failed += o.failed
 	c.skipped += o.skipped
 	c.failedNames = append(c.failedNames, o.failedNames...)
+}
+
+// allOf is a regular expression matching a text that has a match of every pattern, in
+// any order: a test's labels ([Conformance], [Serial]) stand before or after its words,
+// depending on the Kubernetes version, and RE2 has no lookahead.
+func allOf(patterns ...string) string {
+	var alternatives []string
+	var permute func(rest []string, prefix string)
+	permute = func(rest []string, prefix string) {
+		if len(rest) == 0 {
+			alternatives = append(alternatives, prefix)
+			return
+		}
+		for i, p := range rest {
+			next := append(slices.Clone(rest[:i]), rest[i+1:]...)
+			sep := ""
+			if prefix != "" {
+				sep = ".*"
+			}
+			permute(next, prefix+sep+"(?:"+p+")")
+		}
+	}
+	permute(patterns, "")
+	return strings.Join(alternatives, "|")
 }
 
 // readJUnit counts the [Conformance] tests of a ginkgo JUnit report by outcome; skipped
@@ -282,6 +305,27 @@ func TestReadJUnit(t *testing.T) {
 	}
 	if c.String() != "1 passed, 1 failed, 1 skipped" || len(c.failedNames) != 1 || !strings.Contains(c.failedNames[0], "B fails") {
 		t.Errorf("counts %s, failed %q", c, c.failedNames)
+	}
+}
+
+func TestAllOf(t *testing.T) {
+	serialConformance := regexp.MustCompile(allOf(`\[Conformance\]`, `\[Serial\]|\[Disruptive\]`, `Daemon set`))
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"[sig-apps] Daemon set [Serial] should run [Conformance]", true},     // v1.35
+		{"[sig-apps] Daemon set should run [Conformance] [Serial]", true},     // v1.37
+		{"[sig-apps] Daemon set should run [Serial] [Conformance]", true},     //
+		{"[sig-apps] Daemon set should run [Disruptive] [Conformance]", true}, //
+		{"[sig-apps] Daemon set should run [Conformance]", false},             // not serial
+		{"[sig-apps] Daemon set [Serial] should run", false},                  // not conformance
+		{"[sig-apps] StatefulSet [Serial] should run [Conformance]", false},   // another focus
+	}
+	for _, tt := range tests {
+		if got := serialConformance.MatchString(tt.name); got != tt.want {
+			t.Errorf("%q matched = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
 
