@@ -150,7 +150,7 @@ func (b *Builder) componentSteps(ctx context.Context, r Recipe, a *artifacts) []
 	return []buildStep{
 		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { a.kube, err = b.kube(ctx, r); return }},
 		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { a.coredns, err = b.coreDNS(ctx); return }},
-		{"Building containerd " + ContainerdVersion + " from source", "containerd", b.containerdPath(), 3 * time.Minute, func() (err error) { a.containerd, err = b.containerd(ctx); return }},
+		{"Building containerd " + ContainerdVersion + " from source", "containerd", b.containerdPath(), 80 * time.Second, func() (err error) { a.containerd, err = b.containerd(ctx); return }},
 		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { a.pause, err = b.pause(ctx); return }},
 	}
 }
