@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,11 +47,7 @@ func BenchmarkStartup(b *testing.B) {
 		dns := time.Since(begin)
 
 		time.Sleep(30 * time.Second) // let the node settle before measuring idle memory
-		mem, err := nodeRSS(ctx, env.Profile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		byProcess, err := nodeMemoryByProcess(ctx, env.Profile)
+		mem, byProcess, err := nodeMemory(ctx, env.Profile)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -70,33 +69,39 @@ func BenchmarkStartup(b *testing.B) {
 	}
 }
 
-// nodeRSS sums the proportional set size (PSS) of every process in the node (its PID
+// nodeMemory sums the proportional set size (PSS) of every process in the node (its PID
 // namespace): on a cgroup v1 host the node's services and pods live in several cgroups,
 // so the container's own cgroup would undercount, and plain RSS would count the pages
-// of the shared multi-call Kubernetes binary once per component.
-func nodeRSS(ctx context.Context, profile string) (int64, error) {
-	out, err := Docker(ctx, "exec", profile, "sh", "-c", "cat /proc/[0-9]*/smaps_rollup 2>/dev/null | awk '/^Pss:/ {kb += $2} END {print kb}'")
-	if err != nil {
-		return 0, fmt.Errorf("memory of the node: %v: %s", err, out)
-	}
-	kb, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("memory of the node: %q: %v", out, err)
-	}
-	return kb * 1024, nil
-}
-
-// nodeMemoryByProcess is the node's PSS by process name, largest first, such as
-// "kube-apiserver 170, etcd 61, ...": where the idle memory goes.
-func nodeMemoryByProcess(ctx context.Context, profile string) (string, error) {
+// of the shared multi-call Kubernetes binary once per component. byProcess is the same
+// by process name, largest first ("kube-apiserver 170, etcd 61, ..."; MiB): where the
+// memory goes.
+func nodeMemory(ctx context.Context, profile string) (total int64, byProcess string, err error) {
+	// One line per process: its PSS in KiB, then its name.
 	script := `for p in /proc/[0-9]*; do n=$(cat $p/comm 2>/dev/null) || continue; ` +
-		`awk -v n="$n" '/^Pss:/ {print n, $2}' $p/smaps_rollup 2>/dev/null; done | ` +
-		`awk '{kb[$1] += $2} END {for (n in kb) printf "%d %s\n", kb[n]/1024, n}' | sort -rn | awk '$1 > 0 {printf "%s%s %d", sep, $2, $1; sep=", "}'`
+		`awk -v n="$n" '/^Pss:/ {print $2, n}' $p/smaps_rollup 2>/dev/null; done`
 	out, err := Docker(ctx, "exec", profile, "sh", "-c", script)
 	if err != nil {
-		return "", fmt.Errorf("memory by process: %v: %s", err, out)
+		return 0, "", fmt.Errorf("memory of the node: %v: %s", err, out)
 	}
-	return strings.TrimSpace(out), nil
+	kbByName := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		kb, name, ok := strings.Cut(line, " ")
+		n, err := strconv.ParseInt(kb, 10, 64)
+		if !ok || err != nil {
+			return 0, "", fmt.Errorf("memory of the node: %q", line)
+		}
+		kbByName[name] += n
+		total += n * 1024
+	}
+	names := slices.Collect(maps.Keys(kbByName))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(kbByName[b], kbByName[a]) })
+	var parts []string
+	for _, name := range names {
+		if mib := kbByName[name] >> 10; mib > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", name, mib))
+		}
+	}
+	return total, strings.Join(parts, ", "), nil
 }
 
 // BenchmarkSnapshot measures `devk snapshot save` and `restore` (to a Ready cluster with

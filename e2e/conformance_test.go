@@ -19,6 +19,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
+// serialTests matches the labels of the tests that must run alone.
+const serialTests = `\[Serial\]|\[Disruptive\]`
+
 // singleNodeExceptions match the conformance tests one node cannot pass: they need a
 // second schedulable node. They are skipped, and the README lists them. They are
 // patterns, not names: v1.37 moved the [Serial] label of one to the end of its name.
@@ -98,11 +101,12 @@ func TestConformance(t *testing.T) {
 	k8sRegistry := startRegistry(t, false)
 	pushed := pushArchive(t, k8sRegistry, suite.Images, "registry.k8s.io/")
 	t.Logf("registry.k8s.io stand-in on port %d holds %d images", k8sRegistry.port, pushed)
+	keep := os.Getenv("DEVK_CONFORMANCE_KEEP") == "1"
 	env := NewEnv(t, devkBin, profile)
 	// The node image, built (if the engine lacks it) with the shared home's build cache:
 	// the home below would start from an empty one.
 	env.MustDevk(ctx, "node-image", "--kubernetes-version", version)
-	if os.Getenv("DEVK_CONFORMANCE_KEEP") == "1" {
+	if keep {
 		env.Extra = append(env.Extra, "DEVK_HOME="+e2eHome()+"-conformance")
 	} else {
 		env.IsolatedHome(t)
@@ -110,7 +114,7 @@ func TestConformance(t *testing.T) {
 	env.Extra = append(env.Extra, fmt.Sprintf("DEVK_IMAGE_CACHE_UPSTREAMS=registry.k8s.io=http://host.docker.internal:%d", k8sRegistry.port))
 	env.Devk(ctx, "delete")
 	env.MustDevk(ctx, "start", "--kubernetes-version", version)
-	if os.Getenv("DEVK_CONFORMANCE_KEEP") != "1" {
+	if !keep {
 		t.Cleanup(func() { env.Devk(context.Background(), "delete") })
 	}
 	env.MustDevk(ctx, "image", "load", suite.Images)
@@ -126,13 +130,13 @@ func TestConformance(t *testing.T) {
 	var runs []run
 	switch {
 	case focus != "":
-		runs = []run{{name: "focus", focus: focus, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
+		runs = []run{{name: "focus", focus: focus, skip: strings.Join(append(skip, serialTests), "|"), procs: 4},
 			{name: "focus-serial", focus: focus, skip: strings.Join(skip, "|"), procs: 1, serialFollow: true}}
 	case mode == "full":
-		runs = []run{{name: "parallel", focus: `.`, skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4},
+		runs = []run{{name: "parallel", focus: `.`, skip: strings.Join(append(skip, serialTests), "|"), procs: 4},
 			{name: "serial", focus: `.`, skip: strings.Join(skip, "|"), procs: 1, serialFollow: true}}
 	default:
-		runs = []run{{name: "sample", focus: strings.Join(conformanceSample, "|"), skip: strings.Join(append(skip, `\[Serial\]|\[Disruptive\]`), "|"), procs: 4}}
+		runs = []run{{name: "sample", focus: strings.Join(conformanceSample, "|"), skip: strings.Join(append(skip, serialTests), "|"), procs: 4}}
 	}
 	var total junitCounts
 	var names []string
@@ -141,7 +145,7 @@ func TestConformance(t *testing.T) {
 		f := allOf(`\[Conformance\]`, r.focus)
 		if r.serialFollow {
 			// The serial part of a run: only the serial tests it matches.
-			f = allOf(`\[Conformance\]`, `\[Serial\]|\[Disruptive\]`, r.focus)
+			f = allOf(`\[Conformance\]`, serialTests, r.focus)
 		}
 		// e2e.test writes the JUnit report of all processes to --report-dir.
 		report := filepath.Join(out, r.name, "junit_01.xml")
@@ -164,7 +168,7 @@ func TestConformance(t *testing.T) {
 		// A serial exception is the serial run's to count, not the parallel run's too.
 		var otherRun *regexp.Regexp
 		if !r.serialFollow {
-			otherRun = regexp.MustCompile(`\[Serial\]|\[Disruptive\]`)
+			otherRun = regexp.MustCompile(serialTests)
 		}
 		c, err := readJUnit(report, regexp.MustCompile(f), excepted, otherRun)
 		if err != nil {
@@ -309,7 +313,7 @@ func TestReadJUnit(t *testing.T) {
 }
 
 func TestAllOf(t *testing.T) {
-	serialConformance := regexp.MustCompile(allOf(`\[Conformance\]`, `\[Serial\]|\[Disruptive\]`, `Daemon set`))
+	serialConformance := regexp.MustCompile(allOf(`\[Conformance\]`, serialTests, `Daemon set`))
 	tests := []struct {
 		name string
 		want bool

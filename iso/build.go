@@ -484,9 +484,9 @@ func (b *Builder) containerd(ctx context.Context) (string, error) {
 		for _, c := range containerdCommands {
 			args = append(args, "github.com/containerd/containerd/v2/cmd/"+c+"@"+ContainerdVersion)
 		}
-		// go install pkg@version refuses -mod=mod; readonly also overrides a user's
-		// `go env -w GOFLAGS=...`, which an empty GOFLAGS would not.
-		env := append(slices.DeleteFunc(slices.Clone(goEnv), func(e string) bool { return strings.HasPrefix(e, "GOFLAGS=") }), "GOBIN="+tmp, "GOFLAGS=-mod=readonly")
+		// go install pkg@version refuses goEnv's -mod=mod; the later GOFLAGS wins (and,
+		// unlike an empty one, also overrides a user's `go env -w GOFLAGS=...`).
+		env := append(slices.Clone(goEnv), "GOBIN="+tmp, "GOFLAGS=-mod=readonly")
 		if err := b.run(ctx, b.CacheDir, env, "go", args...); err != nil {
 			return fmt.Errorf("%w: containerd %s (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, ContainerdVersion, err)
 		}
