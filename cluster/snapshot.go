@@ -199,16 +199,23 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 	if err := m.checkCompatible(ctx, prof, snap); err != nil {
 		return Snapshot{}, false, err
 	}
+	disk, err := os.Open(filepath.Join(dir, snapshotDisk))
+	if err != nil {
+		return Snapshot{}, false, fmt.Errorf("%w: %s: %v", ErrSnapshotNotFound, name, err)
+	}
+	defer disk.Close()
 	wasRunning := state == driver.StateRunning || state == driver.StatePaused
 	if wasRunning {
-		if err := m.step("Stopping node "+profile, func() error {
-			// Frozen processes cannot exit: a paused node is thawed first, as Stop does.
+		// The disk is replaced next, so a clean shutdown would keep nothing: the node is
+		// powered off at once (3-4 s faster than a stop).
+		if err := m.step("Powering off node "+profile, func() error {
+			// Frozen processes cannot be killed: a paused node is thawed first.
 			if state == driver.StatePaused {
 				if err := m.unpause(ctx, profile); err != nil {
 					return err
 				}
 			}
-			return m.Driver.Stop(ctx, profile)
+			return snapshotter.PowerOff(ctx, profile)
 		}); err != nil {
 			return Snapshot{}, false, err
 		}
@@ -219,12 +226,7 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 		return Snapshot{}, false, fmt.Errorf("mark the restore: %w", err)
 	}
 	err = m.step("Restoring the node's disk from snapshot "+name, func() error {
-		f, err := os.Open(filepath.Join(dir, snapshotDisk))
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrSnapshotNotFound, name, err)
-		}
-		defer f.Close()
-		return snapshotter.RestoreDisk(ctx, profile, f)
+		return snapshotter.RestoreDisk(ctx, profile, disk)
 	})
 	if err != nil {
 		return Snapshot{}, false, err

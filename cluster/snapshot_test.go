@@ -43,6 +43,14 @@ func (d *snapshotDriver) RestoreDisk(_ context.Context, _ string, r io.Reader) e
 
 func (d *snapshotDriver) CopiesPaused() bool { return true }
 
+func (d *snapshotDriver) PowerOff(_ context.Context, name string) error {
+	if err := d.record("PowerOff"); err != nil {
+		return err
+	}
+	d.state = driver.StateStopped
+	return nil
+}
+
 func newSnapshotEnv(t *testing.T, state driver.State) (*testEnv, *snapshotDriver) {
 	t.Helper()
 	e := newTestEnv(t)
@@ -170,6 +178,29 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 }
 
+// A running or paused node is powered off, not shut down: its disk is replaced next.
+func TestSnapshotRestorePowersOff(t *testing.T) {
+	for _, state := range []driver.State{driver.StateRunning, driver.StatePaused} {
+		t.Run(string(state), func(t *testing.T) {
+			e, drv := newSnapshotEnv(t, driver.StateStopped)
+			ctx := context.Background()
+			if _, err := e.m.SnapshotSave(ctx, "devk", "seeded"); err != nil {
+				t.Fatal(err)
+			}
+			drv.state, drv.calls = state, nil
+			drv.err = map[string]error{"Start": errors.New("stop here")} // the restart is Start's own test
+			_, _, _ = e.m.SnapshotRestore(ctx, "devk", "seeded")
+			want := []string{"PowerOff", "RestoreDisk Stopped"}
+			if state == driver.StatePaused {
+				want = []string{"Unpause", "Node", "PowerOff", "RestoreDisk Stopped"}
+			}
+			if got := drv.calls; len(got) < len(want) || !slices.Equal(got[:len(want)], want) || slices.Contains(got, "Stop") {
+				t.Errorf("calls %q, want %q first and no Stop", got, want)
+			}
+		})
+	}
+}
+
 func TestSnapshotRestoreRefuses(t *testing.T) {
 	ctx := context.Background()
 	t.Run("another node image", func(t *testing.T) {
@@ -190,6 +221,22 @@ func TestSnapshotRestoreRefuses(t *testing.T) {
 		e, _ := newSnapshotEnv(t, driver.StateStopped)
 		if _, _, err := e.m.SnapshotRestore(ctx, "devk", "nope"); !errors.Is(err, ErrSnapshotNotFound) {
 			t.Fatalf("restore: %v, want ErrSnapshotNotFound", err)
+		}
+	})
+	t.Run("disk file missing: the running node is left alone", func(t *testing.T) {
+		e, drv := newSnapshotEnv(t, driver.StateStopped)
+		if _, err := e.m.SnapshotSave(ctx, "devk", "seeded"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(e.m.Home.SnapshotsDir("devk"), "seeded", snapshotDisk)); err != nil {
+			t.Fatal(err)
+		}
+		drv.state, drv.calls = driver.StateRunning, nil
+		if _, _, err := e.m.SnapshotRestore(ctx, "devk", "seeded"); !errors.Is(err, ErrSnapshotNotFound) {
+			t.Fatalf("restore: %v, want ErrSnapshotNotFound", err)
+		}
+		if len(drv.calls) != 0 || drv.state != driver.StateRunning {
+			t.Errorf("a refused restore touched the node: %q, %s", drv.calls, drv.state)
 		}
 	})
 }

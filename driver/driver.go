@@ -233,6 +233,9 @@ type Snapshotter interface {
 	// CopiesPaused says whether a paused node's disk is consistent for SaveDisk (a
 	// container's volume is, once its processes are frozen; a VM may still hold writes).
 	CopiesPaused() bool
+	// PowerOff stops a running node at once, as pulling its plug would: only for a node
+	// whose disk RestoreDisk replaces next, so a clean shutdown would save nothing.
+	PowerOff(ctx context.Context, name string) error
 }
 
 // CgroupHost is a driver whose nodes share the host's cgroup version (a container);

@@ -347,17 +347,24 @@ func (d *Driver) Unpause(ctx context.Context, name string) error {
 	return err
 }
 
+// kill ends the VM's QEMU at once and waits (up to 2 s) for it to be gone.
+func (d *Driver) kill(name string) {
+	pid, alive := d.pid(name)
+	if !alive {
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 40; i++ {
+		if _, alive := d.pid(name); !alive {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Delete kills the VM and removes its folder (disk overlay, key, logs).
 func (d *Driver) Delete(ctx context.Context, name string) error {
-	if pid, alive := d.pid(name); alive {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		for i := 0; i < 40; i++ {
-			if _, alive := d.pid(name); !alive {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	d.kill(name)
 	if err := os.RemoveAll(d.dir(name)); err != nil {
 		return fmt.Errorf("remove VM %s: %w", name, err)
 	}

@@ -29,6 +29,20 @@ func (d *Driver) SaveDisk(ctx context.Context, name string, w io.Writer) error {
 // CopiesPaused: a paused VM may still hold disk writes in QEMU's caches.
 func (d *Driver) CopiesPaused() bool { return false }
 
+// PowerOff kills QEMU: the guest gets no shutdown.
+func (d *Driver) PowerOff(ctx context.Context, name string) error {
+	m, err := d.load(name)
+	if err != nil {
+		return err
+	}
+	m.Stopped = true
+	if err := d.save(m); err != nil {
+		return err
+	}
+	d.kill(name)
+	return nil
+}
+
 // RestoreDisk replaces the stopped VM's disk, through a temporary file renamed into place.
 func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) error {
 	if err := d.requireStopped(ctx, name); err != nil {
