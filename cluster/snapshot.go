@@ -18,8 +18,11 @@ import (
 )
 
 // snapshotFormat changes whenever what a snapshot holds, or how, changes: a snapshot of
-// another format is refused.
-const snapshotFormat = 1
+// a format this devk does not read is refused. Format 2 keeps large files in the
+// profile's object store; format 1 snapshots (one whole archive) are read too.
+const snapshotFormat = 2
+
+func readsSnapshotFormat(format int) bool { return format == 1 || format == 2 }
 
 var (
 	// ErrSnapshotNotFound means the profile has no snapshot of that name.
@@ -39,7 +42,11 @@ type Snapshot struct {
 	Name              string    `json:"name"`
 	Profile           string    `json:"profile"`
 	Created           time.Time `json:"created"`
-	Size              int64     `json:"size"` // bytes on the host's disk
+	// Size is the bytes the snapshot added to the host's disk when it was saved: its
+	// files shared with older snapshots are not counted.
+	Size int64 `json:"size"`
+	// DiskSize is the size of the node's disk it holds, in full.
+	DiskSize          int64     `json:"diskSize,omitempty"`
 	KubernetesVersion string    `json:"kubernetesVersion"`
 	NodeImage         string    `json:"nodeImage"`
 	Driver            string    `json:"driver"`
@@ -106,6 +113,9 @@ func (m *Manager) SnapshotSave(ctx context.Context, profile, name string) (Snaps
 	}
 	dir := m.Home.SnapshotsDir(profile)
 	removePartials(dir) // left by an interrupted save or delete; the lock says none runs
+	if err := m.collectObjects(profile); err != nil {
+		return Snapshot{}, err
+	}
 	final := filepath.Join(dir, name)
 	if _, err := os.Stat(final); err == nil {
 		return Snapshot{}, fmt.Errorf("%w: cluster %s has a snapshot named %s; pick another name or remove it with `devk snapshot delete %s -p %s`", ErrSnapshotExists, profile, name, name, profile)
@@ -137,7 +147,15 @@ func (m *Manager) SnapshotSave(ctx context.Context, profile, name string) (Snaps
 			// Thawed even if the copy fails or devk is interrupted.
 			defer func() { _ = m.unpause(context.WithoutCancel(ctx), profile) }()
 		}
-		return writeFileFrom(filepath.Join(tmp, snapshotDisk), func(w io.Writer) error { return snapshotter.SaveDisk(ctx, profile, w) })
+		return writeFileFrom(filepath.Join(tmp, snapshotDisk), func(w io.Writer) error {
+			if !snapshotter.ArchivesDisk() {
+				counted := &countingWriter{w: w}
+				err := snapshotter.SaveDisk(ctx, profile, counted)
+				snap.DiskSize = counted.n
+				return err
+			}
+			return m.saveArchive(ctx, snapshotter, profile, w, tmp, &snap)
+		})
 	})
 	if err != nil {
 		return Snapshot{}, err
@@ -147,9 +165,11 @@ func (m *Manager) SnapshotSave(ctx context.Context, profile, name string) (Snaps
 	}); err != nil {
 		return Snapshot{}, fmt.Errorf("copy the profile's settings and certificates: %w", err)
 	}
-	if snap.Size, err = treeSize(tmp); err != nil {
+	own, err := treeSize(tmp)
+	if err != nil {
 		return Snapshot{}, err
 	}
+	snap.Size += own
 	snap.Seconds = roundTo(time.Since(began), 10*time.Millisecond)
 	if err := writeJSON(filepath.Join(tmp, snapshotMeta), snap); err != nil {
 		return Snapshot{}, err
@@ -226,7 +246,10 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 		return Snapshot{}, false, fmt.Errorf("mark the restore: %w", err)
 	}
 	err = m.step("Restoring the node's disk from snapshot "+name, func() error {
-		return snapshotter.RestoreDisk(ctx, profile, disk)
+		if _, err := os.Stat(filepath.Join(dir, snapshotObjects)); err != nil {
+			return snapshotter.RestoreDisk(ctx, profile, disk) // the archive whole
+		}
+		return m.restoreArchive(ctx, snapshotter, profile, disk)
 	})
 	if err != nil {
 		return Snapshot{}, false, err
@@ -244,8 +267,8 @@ func (m *Manager) restoreLocked(ctx context.Context, snapshotter driver.Snapshot
 // format, driver, or node image than the one this devk runs for its Kubernetes version.
 func (m *Manager) checkCompatible(ctx context.Context, prof *Profile, snap Snapshot) error {
 	switch {
-	case snap.Format != snapshotFormat:
-		return fmt.Errorf("%w: snapshot %s has format %d and this devk reads format %d; restore it with the devk that saved it", ErrSnapshotIncompatible, snap.Name, snap.Format, snapshotFormat)
+	case !readsSnapshotFormat(snap.Format):
+		return fmt.Errorf("%w: snapshot %s has format %d and this devk reads formats 1 and %d; restore it with the devk that saved it", ErrSnapshotIncompatible, snap.Name, snap.Format, snapshotFormat)
 	case snap.Driver != prof.Driver:
 		return fmt.Errorf("%w: snapshot %s is of a %s node and cluster %s runs on %s", ErrSnapshotIncompatible, snap.Name, snap.Driver, prof.Name, prof.Driver)
 	}
@@ -323,7 +346,95 @@ func (m *Manager) SnapshotDelete(profile, name string) error {
 	if err := os.Rename(filepath.Join(dir, name), doomed); err != nil {
 		return fmt.Errorf("delete snapshot %s: %w", name, err)
 	}
-	return os.RemoveAll(doomed)
+	if err := os.RemoveAll(doomed); err != nil {
+		return err
+	}
+	return m.collectObjects(profile)
+}
+
+// saveArchive copies the node's disk archive to w with its large files in the profile's
+// object store, and lists the objects in the snapshot folder dir.
+func (m *Manager) saveArchive(ctx context.Context, snapshotter driver.Snapshotter, profile string, w io.Writer, dir string, snap *Snapshot) error {
+	pr, pw := io.Pipe()
+	saved := make(chan error, 1)
+	counted := &countingWriter{w: pw}
+	go func() {
+		err := snapshotter.SaveDisk(ctx, profile, counted)
+		pw.CloseWithError(err)
+		saved <- err
+	}()
+	digests, added, err := m.Home.snapshotObjects(profile).thinArchive(pr, w)
+	// The archive's end may come before the stream's (padding); SaveDisk finishes either
+	// way.
+	if err != nil {
+		pr.CloseWithError(err)
+	} else {
+		_, _ = io.Copy(io.Discard, pr)
+	}
+	if serr := <-saved; serr != nil {
+		return serr
+	}
+	if err != nil {
+		return err
+	}
+	snap.Size, snap.DiskSize = added, counted.n
+	return os.WriteFile(filepath.Join(dir, snapshotObjects), []byte(strings.Join(digests, "\n")+"\n"), 0o600)
+}
+
+// restoreArchive gives RestoreDisk the snapshot's archive with the content of its
+// objects put back.
+func (m *Manager) restoreArchive(ctx context.Context, snapshotter driver.Snapshotter, profile string, thin io.Reader) error {
+	pr, pw := io.Pipe()
+	thickened := make(chan error, 1)
+	go func() {
+		err := m.Home.snapshotObjects(profile).thickArchive(thin, pw)
+		pw.CloseWithError(err)
+		thickened <- err
+	}()
+	err := snapshotter.RestoreDisk(ctx, profile, pr)
+	pr.CloseWithError(errors.New("the restore ended")) // the writer stops if RestoreDisk did first
+	if terr := <-thickened; err == nil && terr != nil {
+		err = terr // an archive cut short by a missing object
+	}
+	return err
+}
+
+// collectObjects removes the objects no snapshot of the profile names any more (after a
+// delete, or an interrupted save). Under the profile's lock.
+func (m *Manager) collectObjects(profile string) error {
+	dir := m.Home.SnapshotsDir(profile)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		digests, err := readObjectList(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return fmt.Errorf("read snapshot %s's objects: %w", e.Name(), err)
+		}
+		for _, d := range digests {
+			keep[d] = true
+		}
+	}
+	return m.Home.snapshotObjects(profile).gc(keep)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // SnapshotCount is how many snapshots a profile has (0 when it cannot tell).
@@ -367,11 +478,12 @@ func readSnapshot(dir string) (Snapshot, error) {
 	return snap, nil
 }
 
-// removePartials removes what interrupted saves and deletes left (dot folders).
+// removePartials removes what interrupted saves and deletes left (dot folders other
+// than the object store).
 func removePartials(dir string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
+		if strings.HasPrefix(e.Name(), ".") && e.Name() != objectsDir {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}

@@ -18,8 +18,11 @@ import (
 type snapshotDriver struct {
 	*fakeDriver
 	disk       []byte
+	archives   bool // disk is a tar archive
 	restoreErr error
 }
+
+func (d *snapshotDriver) ArchivesDisk() bool { return d.archives }
 
 func (d *snapshotDriver) SaveDisk(_ context.Context, _ string, w io.Writer) error {
 	_ = d.record("SaveDisk " + string(d.state))

@@ -29,7 +29,7 @@ func (a *app) snapshotCmd() *cobra.Command {
 			if snap.FrozenSeconds > 0 {
 				how = fmt.Sprintf("the workloads were frozen for %.1f s", snap.FrozenSeconds)
 			}
-			fmt.Fprintf(a.stdout, "Saved snapshot %q of cluster %q (%s) in %.1f s; %s.\n", snap.Name, a.profile, humanBytes(snap.Size), snap.Seconds, how)
+			fmt.Fprintf(a.stdout, "Saved snapshot %q of cluster %q in %.1f s (node disk %s, %s more on this disk); %s.\n", snap.Name, a.profile, snap.Seconds, humanBytes(snap.DiskSize), humanBytes(snap.Size), how)
 			return nil
 		},
 	}
@@ -75,9 +75,15 @@ func (a *app) snapshotCmd() *cobra.Command {
 				return json.NewEncoder(a.stdout).Encode(snaps)
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCREATED\tSIZE\tKUBERNETES\tNODE IMAGE\tTAKEN FROM")
+			// DISK is the node's disk it holds; ADDED what saving it added to the host's disk
+			// (files it shares with older snapshots are kept once).
+			fmt.Fprintln(tw, "NAME\tCREATED\tDISK\tADDED\tKUBERNETES\tNODE IMAGE\tTAKEN FROM")
 			for _, s := range snaps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Created.Local().Format("2006-01-02 15:04:05"), humanBytes(s.Size), s.KubernetesVersion, s.NodeImage, s.From)
+				disk := "-" // not recorded by format 1
+				if s.DiskSize > 0 {
+					disk = humanBytes(s.DiskSize)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Created.Local().Format("2006-01-02 15:04:05"), disk, humanBytes(s.Size), s.KubernetesVersion, s.NodeImage, s.From)
 			}
 			return tw.Flush()
 		},

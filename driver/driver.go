@@ -236,6 +236,9 @@ type Snapshotter interface {
 	// PowerOff stops a running node at once, as pulling its plug would: only for a node
 	// whose disk RestoreDisk replaces next, so a clean shutdown would save nothing.
 	PowerOff(ctx context.Context, name string) error
+	// ArchivesDisk says whether SaveDisk writes a tar archive of the disk's files (whose
+	// large files devk then keeps once across snapshots) rather than a disk image.
+	ArchivesDisk() bool
 }
 
 // CgroupHost is a driver whose nodes share the host's cgroup version (a container);

@@ -31,6 +31,9 @@ func (d *Driver) SaveDisk(ctx context.Context, name string, w io.Writer) error {
 	return nil
 }
 
+// ArchivesDisk: SaveDisk writes a tar archive.
+func (d *Driver) ArchivesDisk() bool { return true }
+
 // CopiesPaused: a paused container's volume is consistent (its processes are frozen).
 func (d *Driver) CopiesPaused() bool { return true }
 

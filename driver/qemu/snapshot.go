@@ -26,6 +26,9 @@ func (d *Driver) SaveDisk(ctx context.Context, name string, w io.Writer) error {
 	return nil
 }
 
+// ArchivesDisk: SaveDisk writes a qcow2 disk image.
+func (d *Driver) ArchivesDisk() bool { return false }
+
 // CopiesPaused: a paused VM may still hold disk writes in QEMU's caches.
 func (d *Driver) CopiesPaused() bool { return false }
 
