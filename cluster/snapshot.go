@@ -39,18 +39,18 @@ var (
 // etcd, persistent volume data, the images in containerd), the profile's settings and
 // its certificates.
 type Snapshot struct {
-	Name              string    `json:"name"`
-	Profile           string    `json:"profile"`
-	Created           time.Time `json:"created"`
+	Name    string    `json:"name"`
+	Profile string    `json:"profile"`
+	Created time.Time `json:"created"`
 	// Size is the bytes the snapshot added to the host's disk when it was saved: its
 	// files shared with older snapshots are not counted.
 	Size int64 `json:"size"`
 	// DiskSize is the size of the node's disk it holds, in full.
-	DiskSize          int64     `json:"diskSize,omitempty"`
-	KubernetesVersion string    `json:"kubernetesVersion"`
-	NodeImage         string    `json:"nodeImage"`
-	Driver            string    `json:"driver"`
-	Format            int       `json:"format"`
+	DiskSize          int64  `json:"diskSize,omitempty"`
+	KubernetesVersion string `json:"kubernetesVersion"`
+	NodeImage         string `json:"nodeImage"`
+	Driver            string `json:"driver"`
+	Format            int    `json:"format"`
 	// From is the node's state when it was copied: "stopped", or "paused" (a running
 	// cluster is paused for the copy, for FrozenSeconds).
 	From          string  `json:"from"`
