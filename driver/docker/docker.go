@@ -41,6 +41,10 @@ const (
 	// container and on its volume (which outlives a `docker rm`), for Delete.
 	labelCgroupRoot = "dev.devk.cgroup-root"
 	labelImage      = "dev.devk.image"
+	// labelHelperFor marks a short-lived helper container (cgroup cleanup, snapshot
+	// restore) with the profile it works for; with LabelHome it finds helpers that a
+	// killed devk left before it could start or remove them.
+	labelHelperFor = "dev.devk.helper-for"
 )
 
 // Driver implements driver.Driver with a Docker engine.
@@ -523,6 +527,9 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 	if err != nil && !errors.Is(err, driver.ErrNotFound) {
 		return err
 	}
+	if err := d.removeLeftHelpers(ctx, name); err != nil {
+		return err
+	}
 	err = d.api.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s: %w", name, err)
@@ -542,7 +549,7 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 		image = info.Config.Image
 	}
 	if root != "" && image != "" {
-		if err := d.removeHostCgroups(ctx, image, root); err != nil {
+		if err := d.removeHostCgroups(ctx, name, image, root); err != nil {
 			return err
 		}
 	}
@@ -570,7 +577,7 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 // they are folders in the host's hierarchies (under root) that no process uses any more. It
 // runs in a short-lived container of the node's image, so it works for users who are not
 // root on the host and for remote engines.
-func (d *Driver) removeHostCgroups(ctx context.Context, image, root string) error {
+func (d *Driver) removeHostCgroups(ctx context.Context, name, image, root string) error {
 	if d.cgroupV2 == nil {
 		if err := d.Preflight(ctx); err != nil {
 			return err
@@ -583,7 +590,7 @@ func (d *Driver) removeHostCgroups(ctx context.Context, image, root string) erro
 	const script = `for i in $(seq 20); do for d in /sys/fs/cgroup/*"$1"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; ` +
 		`ls -d /sys/fs/cgroup/*"$1" >/dev/null 2>&1 || exit 0; sleep 0.25; done; exit 1`
 	// The engine removes it when it exits (AutoRemove), even if devk is killed meanwhile.
-	created, err := d.api.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"sh", "-c", script, "sh", root}},
+	created, err := d.api.ContainerCreate(ctx, &container.Config{Image: image, Entrypoint: []string{"sh", "-c", script, "sh", root}, Labels: d.helperLabels(name)},
 		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/sys/fs/cgroup", Target: "/sys/fs/cgroup"}}, NetworkMode: "none", AutoRemove: true}, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
@@ -601,6 +608,27 @@ func (d *Driver) removeHostCgroups(ctx context.Context, image, root string) erro
 		}
 	case err := <-errC:
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
+	}
+	return nil
+}
+
+func (d *Driver) helperLabels(profile string) map[string]string {
+	return map[string]string{labelHelperFor: profile, LabelHome: d.homeID}
+}
+
+// removeLeftHelpers removes the helper containers of profile that a killed devk left:
+// created and never started (AutoRemove never fires), or never removed. The caller holds
+// the profile's lock, so no other devk command is using them.
+func (d *Driver) removeLeftHelpers(ctx context.Context, profile string) error {
+	left, err := d.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", labelHelperFor+"="+profile), filters.Arg("label", LabelHome+"="+d.homeID))})
+	if err != nil {
+		return fmt.Errorf("list helper containers of %s: %w", profile, d.engineError(ctx, err))
+	}
+	for _, c := range left {
+		if err := d.api.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove helper container %s of %s: %w", c.ID[:12], profile, err)
+		}
 	}
 	return nil
 }

@@ -76,10 +76,13 @@ func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) erro
 	if image == "" {
 		return fmt.Errorf("restore into %s: no image is known for the helper container", name)
 	}
+	if err := d.removeLeftHelpers(ctx, name); err != nil { // of a killed restore
+		return err
+	}
 	// NoCopy: the engine must not copy the image's /var into the volume.
 	helper, err := d.api.ContainerCreate(ctx,
 		&container.Config{Image: image, Entrypoint: []string{"find", "/var", "-mindepth", "1", "-maxdepth", "1", "-exec", "rm", "-rf", "--", "{}", "+"},
-			Labels: map[string]string{"dev.devk.helper": "restore", LabelProfile: name}},
+			Labels: d.helperLabels(name)},
 		&container.HostConfig{NetworkMode: "none", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: varVolume, Target: "/var", VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}},
 		nil, nil, "")
 	if err != nil {
