@@ -512,6 +512,33 @@ func TestFaults(t *testing.T) {
 			}
 		}
 	})
+
+	// The kill can land between a helper's creation and its start, which leaves it
+	// Created for good (AutoRemove acts on exit): made here on purpose, it must go with
+	// the next delete, while another home's helper stays.
+	t.Run("a helper container a killed devk left is removed by the next delete", func(t *testing.T) {
+		env.MustDevk(ctx, "start")
+		id, err := os.ReadFile(filepath.Join(e2eHome(), "id"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		create := func(home string) string {
+			out, err := Docker(ctx, "create", "--label", "dev.devk.helper-for="+env.Profile, "--label", "dev.devk.home="+home, "--entrypoint", "true", nodeImage)
+			if err != nil {
+				t.Fatalf("docker create: %v: %s", err, out)
+			}
+			return strings.TrimSpace(out)
+		}
+		ours, others := create(strings.TrimSpace(string(id))), create("another-home")
+		t.Cleanup(func() { _, _ = Docker(context.Background(), "rm", "-f", others) })
+		env.MustDevk(ctx, "delete")
+		if out, _ := Docker(ctx, "ps", "-a", "-q", "--no-trunc", "--filter", "id="+ours); strings.TrimSpace(out) != "" {
+			t.Errorf("this home's left helper %s survived delete", ours[:12])
+		}
+		if out, _ := Docker(ctx, "ps", "-a", "-q", "--no-trunc", "--filter", "id="+others); strings.TrimSpace(out) == "" {
+			t.Errorf("another home's helper %s was removed", others[:12])
+		}
+	})
 }
 
 func mustDocker(ctx context.Context, t *testing.T, args ...string) {

@@ -486,16 +486,18 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 	return nil
 }
 
-func (d *Driver) Stop(ctx context.Context, name string) error {
+func (d *Driver) Stop(ctx context.Context, name string) error { return d.stopWithin(ctx, name, 10) }
+
+// stopWithin sends the node's stop signal (systemd shuts down) and kills it after seconds.
+func (d *Driver) stopWithin(ctx context.Context, name string, seconds int) error {
 	if _, err := d.inspect(ctx, name); err != nil {
 		return err
 	}
-	timeout := 10
-	if err := d.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &timeout}); err != nil {
+	if err := d.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &seconds}); err != nil {
 		if errdefs.IsNotFound(err) {
 			return fmt.Errorf("container %s: %w", name, driver.ErrNotFound)
 		}
-		return fmt.Errorf("stop container %s: %w", name, err)
+		return fmt.Errorf("stop container %s: %w", name, d.engineError(ctx, err))
 	}
 	return nil
 }

@@ -38,16 +38,7 @@ func (d *Driver) ArchivesDisk() bool { return true }
 func (d *Driver) CopiesPaused() bool { return true }
 
 // PowerOff kills the node container without its shutdown (timeout 0: SIGKILL at once).
-func (d *Driver) PowerOff(ctx context.Context, name string) error {
-	if _, err := d.inspect(ctx, name); err != nil {
-		return err
-	}
-	now := 0
-	if err := d.api.ContainerStop(ctx, name, container.StopOptions{Timeout: &now}); err != nil {
-		return fmt.Errorf("power off container %s: %w", name, d.engineError(ctx, err))
-	}
-	return nil
-}
+func (d *Driver) PowerOff(ctx context.Context, name string) error { return d.stopWithin(ctx, name, 0) }
 
 // RestoreDisk replaces the contents of the node's /var volume with a SaveDisk archive,
 // through a helper container of the node's image that mounts the volume: it empties the

@@ -313,12 +313,7 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 
 // Stop powers the guest off cleanly (ACPI), killing QEMU if it has not exited in time.
 func (d *Driver) Stop(ctx context.Context, name string) error {
-	m, err := d.load(name)
-	if err != nil {
-		return err
-	}
-	m.Stopped = true
-	if err := d.save(m); err != nil {
+	if err := d.markStopped(name); err != nil {
 		return err
 	}
 	pid, alive := d.pid(name)
@@ -345,6 +340,16 @@ func (d *Driver) Pause(ctx context.Context, name string) error {
 func (d *Driver) Unpause(ctx context.Context, name string) error {
 	_, err := d.monitor(name, "cont")
 	return err
+}
+
+// markStopped records that devk stopped the VM (State tells it from a crash).
+func (d *Driver) markStopped(name string) error {
+	m, err := d.load(name)
+	if err != nil {
+		return err
+	}
+	m.Stopped = true
+	return d.save(m)
 }
 
 // kill ends the VM's QEMU at once and waits (up to 2 s) for it to be gone.

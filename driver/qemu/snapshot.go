@@ -34,12 +34,7 @@ func (d *Driver) CopiesPaused() bool { return false }
 
 // PowerOff kills QEMU: the guest gets no shutdown.
 func (d *Driver) PowerOff(ctx context.Context, name string) error {
-	m, err := d.load(name)
-	if err != nil {
-		return err
-	}
-	m.Stopped = true
-	if err := d.save(m); err != nil {
+	if err := d.markStopped(name); err != nil {
 		return err
 	}
 	d.kill(name)
