@@ -37,11 +37,17 @@ func measureFloor(ctx context.Context, node string) (f floor, err error) {
 	commands := map[string][]string{}
 	for _, c := range floorComponents {
 		out, err := Docker(ctx, "exec", node, "sh", "-c",
-			fmt.Sprintf(`pid=$(pgrep -o -f '^%s( |$)') && tr '\0' '\n' </proc/$pid/cmdline`, c.exe))
+			fmt.Sprintf(`pid=$(pgrep -o -f '^%s( |$)') && echo "env:$(tr '\0' '\n' </proc/$pid/environ | grep '^GOGC=')" && tr '\0' '\n' </proc/$pid/cmdline`, c.exe))
 		if err != nil {
 			return f, fmt.Errorf("command line of %s: %v: %s", c.name, err, out)
 		}
-		commands[c.name] = strings.Split(out, "\n")
+		// "env:" and GOGC as the unit sets it, then the command line.
+		lines := strings.Split(out, "\n")
+		env, ok := strings.CutPrefix(lines[0], "env:")
+		if !ok || len(lines) < 2 || (env != "" && !strings.HasPrefix(env, "GOGC=")) {
+			return f, fmt.Errorf("environment and command line of %s: %q", c.name, out)
+		}
+		commands[c.name] = append([]string{env}, lines[1:]...)
 	}
 	port := flagValue(commands["kube-apiserver"], "--secure-port")
 	if port == "" {
@@ -111,14 +117,15 @@ func measureFloor(ctx context.Context, node string) (f floor, err error) {
 var stopComponents = `pkill -9 -f '^(/usr/bin/etcd|/usr/local/bin/kube[a-z-]*)( |$)'; ` +
 	`for i in $(seq 50); do pgrep -f '^(/usr/bin/etcd|/usr/local/bin/kube[a-z-]*)( |$)' >/dev/null || break; sleep 0.1; done`
 
-// launchLine starts one component in the background as its unit would (GOGC as the
-// units set it; no systemd notify socket, so nothing waits on another).
+// launchLine starts one component in the background as its unit would, from its
+// environment assignment and command line (no systemd notify socket, so nothing waits
+// on another).
 func launchLine(name string, args []string) string {
 	var quoted []string
 	for _, arg := range args {
 		quoted = append(quoted, "'"+strings.ReplaceAll(arg, "'", `'\''`)+"'")
 	}
-	return fmt.Sprintf("GOGC=50 setsid %s >/var/log/devk-floor-%s.log 2>&1 </dev/null &", strings.Join(quoted, " "), name)
+	return fmt.Sprintf("%s setsid %s >/var/log/devk-floor-%s.log 2>&1 </dev/null &", args[0], strings.Join(quoted[1:], " "), name)
 }
 
 // timeInNode runs prepare, starts the clock, runs the launch lines, and polls /readyz
