@@ -65,7 +65,7 @@ func measureFloor(ctx context.Context, node string) (f floor, err error) {
 	}
 	defer func() {
 		out, cerr := Docker(context.Background(), "exec", node, "sh", "-c",
-			fmt.Sprintf("%s; rm -rf /var/lib/etcd-floor; mv %s/* %s/ && rmdir %s", stopComponents, off, wants, off))
+			fmt.Sprintf("%s; rm -rf /var/lib/etcd-floor; mv %s/* %s/ && rmdir %s", stopComponents(port), off, wants, off))
 		if cerr != nil && err == nil {
 			err = fmt.Errorf("putting the units back: %v: %s", cerr, out)
 		}
@@ -105,7 +105,7 @@ func measureFloor(ctx context.Context, node string) (f floor, err error) {
 
 	etcd := replaceFlag(commands["etcd"], "--data-dir=", "--data-dir=/var/lib/etcd-floor")
 	fresh := []string{launchLine("etcd", etcd), launchLine("kube-apiserver", commands["kube-apiserver"])}
-	if times, err = timeInNode(ctx, node, stopComponents+"; rm -rf /var/lib/etcd-floor", fresh, port, false); err != nil {
+	if times, err = timeInNode(ctx, node, stopComponents(port)+"; rm -rf /var/lib/etcd-floor", fresh, port, false); err != nil {
 		return f, fmt.Errorf("etcd and the API server on an empty data dir: %w", err)
 	}
 	f.FreshAPI = times[0]
@@ -113,9 +113,14 @@ func measureFloor(ctx context.Context, node string) (f floor, err error) {
 }
 
 // stopComponents kills the hand-started components (etcd is crash-safe; the API server's
-// graceful drain would take up to a minute) and waits until they are gone.
-var stopComponents = `pkill -9 -f '^(/usr/bin/etcd|/usr/local/bin/kube[a-z-]*)( |$)'; ` +
-	`for i in $(seq 50); do pgrep -f '^(/usr/bin/etcd|/usr/local/bin/kube[a-z-]*)( |$)' >/dev/null || break; sleep 0.1; done`
+// graceful drain would take up to a minute) and waits until they are gone and their
+// ports are free: a killed process leaves the process list before its sockets close.
+func stopComponents(apiPort string) string {
+	pattern := `'^(/usr/bin/etcd|/usr/local/bin/kube[a-z-]*)( |$)'`
+	return `pkill -9 -f ` + pattern + `; for i in $(seq 100); do ` +
+		`pgrep -f ` + pattern + ` >/dev/null || [ -n "$(ss -Hltn '( sport = :` + apiPort + ` or sport = :2379 )')" ] || break; ` +
+		`sleep 0.1; done`
+}
 
 // launchLine starts one component in the background as its unit would, from its
 // environment assignment and command line (no systemd notify socket, so nothing waits
@@ -142,7 +147,9 @@ t0=$(now)
 ` + strings.Join(launch, "\n") + `
 api=""
 while :; do
-  if [ $(( ($(now) - t0) / 1000000000 )) -gt 120 ]; then echo "timed out; api=$api"; exit 1; fi
+  if [ $(( ($(now) - t0) / 1000000000 )) -gt 120 ]; then
+    echo "timed out; api=$api"; tail -n 5 /var/log/devk-floor-*.log; exit 1
+  fi
   if [ -z "$api" ]; then
     curl -sfk --max-time 1 https://127.0.0.1:` + port + `/readyz >/dev/null && api=$(( ($(now) - t0) / 1000000 ))
   fi
