@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/devk-dev/devk/cluster"
 )
 
 // floorComponents are the bare Kubernetes components a node needs for DNS to answer,
@@ -114,11 +116,13 @@ func measureFloor(ctx context.Context, node string) (f floor, err error) {
 
 // stopComponents kills the hand-started components (etcd is crash-safe; the API server's
 // graceful drain would take up to a minute) and waits until they are gone and their
-// ports are free: a killed process leaves the process list before its sockets close.
+// ports (the API server's, etcd's client, peer and metrics ports) are free: a killed
+// process leaves the process list before its sockets close.
 func stopComponents(apiPort string) string {
 	pattern := `'^(/usr/bin/etcd|/usr/local/bin/kube[a-z-]*)( |$)'`
+	ports := `'( sport = :` + apiPort + ` or sport = :2379 or sport = :2380 or sport = :2381 )'`
 	return `pkill -9 -f ` + pattern + `; for i in $(seq 100); do ` +
-		`pgrep -f ` + pattern + ` >/dev/null || [ -n "$(ss -Hltn '( sport = :` + apiPort + ` or sport = :2379 )')" ] || break; ` +
+		`pgrep -f ` + pattern + ` >/dev/null || [ -n "$(ss -Hltn ` + ports + `)" ] || break; ` +
 		`sleep 0.1; done`
 }
 
@@ -127,10 +131,10 @@ func stopComponents(apiPort string) string {
 // on another).
 func launchLine(name string, args []string) string {
 	var quoted []string
-	for _, arg := range args {
+	for _, arg := range args[1:] {
 		quoted = append(quoted, "'"+strings.ReplaceAll(arg, "'", `'\''`)+"'")
 	}
-	return fmt.Sprintf("%s setsid %s >/var/log/devk-floor-%s.log 2>&1 </dev/null &", args[0], strings.Join(quoted[1:], " "), name)
+	return fmt.Sprintf("%s setsid %s >/var/log/devk-floor-%s.log 2>&1 </dev/null &", args[0], strings.Join(quoted, " "), name)
 }
 
 // timeInNode runs prepare, starts the clock, runs the launch lines, and polls /readyz
@@ -139,7 +143,7 @@ func launchLine(name string, args []string) string {
 func timeInNode(ctx context.Context, node, prepare string, launch []string, port string, dns bool) ([]time.Duration, error) {
 	dnsCheck := `echo "$api"; exit 0`
 	if dns {
-		dnsCheck = `busybox nslookup -timeout=1 kubernetes.default.svc.cluster.local 10.96.0.10 >/dev/null 2>&1 && { echo "$api $(( ($(now) - t0) / 1000000 ))"; exit 0; }`
+		dnsCheck = `busybox nslookup -timeout=1 kubernetes.default.svc.cluster.local ` + cluster.DNSIP + ` >/dev/null 2>&1 && { echo "$api $(( ($(now) - t0) / 1000000 ))"; exit 0; }`
 	}
 	script := prepare + `
 now() { date +%s%N; }
