@@ -19,6 +19,7 @@ import (
 // ImageBuilder builds a program's image archive (iso.Builder does, with a cache).
 type ImageBuilder interface {
 	GoImage(ctx context.Context, p iso.GoProgram) (archive string, err error)
+	HasGoImage(p iso.GoProgram) bool
 }
 
 // Reporter shows progress: Step starts a phase, Done ends the last one started.
@@ -52,6 +53,28 @@ func (m *Manager) step(name string, fn func() error) error {
 
 // Defaults lists the addons a new profile starts with.
 func (m *Manager) Defaults() []string { return m.Catalog.Defaults() }
+
+// PrebuildNeeded reports whether an optional addon's image is still to be built: what a
+// first `addons enable` of it would otherwise wait for.
+func (m *Manager) PrebuildNeeded() bool {
+	for _, p := range m.Catalog.OptionalPrograms() {
+		if !m.Images.HasGoImage(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Prebuild builds the optional addons' images the cache lacks, one after another, so
+// that enabling one later only loads its image into the node.
+func (m *Manager) Prebuild(ctx context.Context) error {
+	for _, p := range m.Catalog.OptionalPrograms() {
+		if _, err := m.Images.GoImage(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Prepare makes the images of the profile's addons present in its node, asking the
 // node for its images once for all of them.

@@ -127,6 +127,11 @@ type fakeBuilder struct {
 	err   error
 }
 
+func (b *fakeBuilder) HasGoImage(p iso.GoProgram) bool {
+	_, err := os.Stat(filepath.Join(b.dir, p.Name+".tar"))
+	return err == nil
+}
+
 func (b *fakeBuilder) GoImage(ctx context.Context, p iso.GoProgram) (string, error) {
 	if b.err != nil {
 		return "", b.err
@@ -347,5 +352,28 @@ func TestCheckEvaluate(t *testing.T) {
 				t.Errorf("evaluate(%q) = %v, want ok=%v", tt.out, err, tt.ok)
 			}
 		})
+	}
+}
+
+func TestPrebuild(t *testing.T) {
+	b := &fakeBuilder{dir: t.TempDir()}
+	m := &Manager{Catalog: Builtin(), Images: b}
+	if !m.PrebuildNeeded() {
+		t.Fatal("PrebuildNeeded = false with nothing built")
+	}
+	if err := m.Prebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The optional addons' programs only: the default addons' images are preloaded and
+	// the dashboard's ships in the node image.
+	if want := []string{"metrics-server", "traefik", "registry"}; !slices.Equal(b.built, want) {
+		t.Errorf("built %v, want %v", b.built, want)
+	}
+	if m.PrebuildNeeded() {
+		t.Error("PrebuildNeeded = true after Prebuild")
+	}
+	failing := &Manager{Catalog: Builtin(), Images: &fakeBuilder{dir: t.TempDir(), err: iso.ErrBuildFailed}}
+	if err := failing.Prebuild(context.Background()); !errors.Is(err, iso.ErrBuildFailed) {
+		t.Errorf("Prebuild with a failing build: %v, want ErrBuildFailed", err)
 	}
 }

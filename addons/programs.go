@@ -70,6 +70,21 @@ func DashboardProgram() iso.GoProgram {
 	}
 }
 
+// OptionalPrograms are the images of the addons that are neither on by default nor
+// shipped in the node image: the ones a first `addons enable` builds from source.
+func (c Catalog) OptionalPrograms() []iso.GoProgram {
+	var out []iso.GoProgram
+	for _, a := range c {
+		if a.Default || a.InNodeImage {
+			continue
+		}
+		for _, key := range sortedKeys(a.Images) {
+			out = append(out, a.Images[key])
+		}
+	}
+	return out
+}
+
 // NodeImagePrograms are the images the node image carries for the catalog's addons: the
 // default addons' images, imported at first boot, and those of addons marked
 // InNodeImage, imported on first enable.

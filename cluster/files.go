@@ -1,12 +1,15 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/devk-dev/devk/internal/filelock"
 )
 
 // WriteFileAtomic writes data to a temporary file beside path and renames it into place,
@@ -57,28 +60,14 @@ func Lock(path string, wait time.Duration) (unlock func(), err error) {
 
 // lockFile opens path and takes an exclusive flock on it, waiting up to wait.
 func lockFile(path string, wait time.Duration) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+	l, err := filelock.Acquire(context.Background(), path, wait)
+	if errors.Is(err, filelock.ErrBusy) {
+		return nil, fmt.Errorf("%w (lock %s); wait for it to finish and retry", ErrLocked, path)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return nil, fmt.Errorf("%w (lock %s); wait for it to finish and retry", ErrLocked, path)
-			}
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return l.File(), nil
 }
 
 // LockTransient is Lock for a lock file that must not outlive its use (one beside the

@@ -23,7 +23,7 @@ type Settings map[string]string
 // SettingKeys lists, sorted, the start flags that `devk config` and DEVK_<FLAG>
 // environment variables can set.
 func SettingKeys() []string {
-	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "image-cache", "insecure-registry", "kubernetes-version", "memory", "ports", "profile", "registry-mirror"}
+	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "image-cache", "insecure-registry", "kubernetes-version", "memory", "ports", "prebuild-addons", "profile", "registry-mirror"}
 }
 
 // Drivers lists the drivers devk has.
@@ -42,7 +42,7 @@ func ValidateAccel(mode string) error {
 
 // HostSettings are settings about this host rather than a cluster: they apply to every
 // start, not only when a cluster is created.
-func HostSettings() []string { return []string{"accel"} }
+func HostSettings() []string { return []string{"accel", "prebuild-addons"} }
 
 // EnvVar names a setting's environment variable: DEVK_ and the key in upper case with
 // dashes as underscores (kubernetes-version: DEVK_KUBERNETES_VERSION).
@@ -126,9 +126,9 @@ func ValidateSetting(key, value string) error {
 		}
 	case "profile":
 		return ValidateProfileName(value)
-	case "image-cache":
+	case "image-cache", "prebuild-addons":
 		if _, err := strconv.ParseBool(value); err != nil {
-			return fmt.Errorf("%w: --image-cache %q: use true or false", ErrInvalid, value)
+			return fmt.Errorf("%w: --%s %q: use true or false", ErrInvalid, key, value)
 		}
 	case "registry-mirror":
 		for _, m := range strings.Split(value, ",") {

@@ -68,8 +68,11 @@ func TestValidateSetting(t *testing.T) {
 		{"cpus", "", "empty value", ErrInvalid},
 		{"cpus", "  ", "empty value", ErrInvalid},
 		{"accel", "kvm", "", nil},
+		{"prebuild-addons", "false", "", nil},
+		{"prebuild-addons", "later", "--prebuild-addons \"later\": use true or false", ErrInvalid},
+		{"image-cache", "nope", "--image-cache \"nope\": use true or false", ErrInvalid},
 		{"accel", "hvf", "use one of auto, kvm, tcg", ErrInvalid},
-		{"frobnicate", "1", "valid keys are accel, addons, apiserver-port, cpus, driver, image-cache, insecure-registry, kubernetes-version, memory, ports, profile, registry-mirror", ErrInvalid},
+		{"frobnicate", "1", "valid keys are accel, addons, apiserver-port, cpus, driver, image-cache, insecure-registry, kubernetes-version, memory, ports, prebuild-addons, profile, registry-mirror", ErrInvalid},
 		{"CPUS", "1", "unknown config key", ErrInvalid},
 		{"mount-string", "/a:/b", "unknown config key", ErrInvalid},
 	}

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,7 +35,7 @@ func (a *app) addonsCmd() *cobra.Command {
   devk addons disable ingress`,
 		Args: cobra.NoArgs,
 	}
-	c.AddCommand(a.addonsListCmd(), a.addonsEnableCmd(), a.addonsDisableCmd())
+	c.AddCommand(a.addonsListCmd(), a.addonsEnableCmd(), a.addonsDisableCmd(), a.addonsPrebuildCmd())
 	return c
 }
 
@@ -131,6 +134,55 @@ func (a *app) addonsToggleCmd(enable bool, c *cobra.Command) *cobra.Command {
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
+}
+
+func (a *app) addonsPrebuildCmd() *cobra.Command {
+	var background bool
+	c := &cobra.Command{
+		Use:   "prebuild",
+		Short: "Build the optional addons' images now, so that a first enable only loads them",
+		Long: `Build the images of the optional addons (metrics-server, ingress, registry) from source
+into devk's cache. devk start runs this in the background, at low priority, after the
+first cluster is up (turn that off with: devk config set prebuild-addons false).`,
+		Example: "  devk addons prebuild",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			report := a.reporter("text")
+			m, _, err := a.manager(report)
+			if err != nil {
+				return err
+			}
+			// One prebuild at a time: a background one leaves when another runs; one the
+			// user runs waits for it (and then finds its images built).
+			wait := 2 * time.Hour
+			if background {
+				wait = 0
+			}
+			if ran, err := addonManager(m, report).RunPrebuild(c.Context(), m.Home.CacheDir(), wait); err != nil || !ran {
+				return err
+			}
+			fmt.Fprintln(a.stdout, "The optional addons' images are built.")
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&background, "background", false, "leave at once if another prebuild runs (what devk start uses)")
+	_ = c.Flags().MarkHidden("background")
+	return c
+}
+
+// startPrebuild starts `devk addons prebuild` in the background when an optional addon's
+// image is still to be built and no prebuild runs, and says so.
+func (a *app) startPrebuild(m *cluster.Manager) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start the background build: %w", err)
+	}
+	log := filepath.Join(m.Home.Dir, "logs", "addons-prebuild.log")
+	started, err := addonManager(m, nil).StartPrebuild(m.Home.CacheDir(), exe, []string{"addons", "prebuild", "--background"}, log)
+	if started {
+		fmt.Fprintf(a.stderr, "Building the optional addons' images in the background at low priority, so a first `devk addons enable` only loads them (log: %s; `devk config set prebuild-addons false` turns this off).\n", log)
+	}
+	return err
 }
 
 // validateAddons refuses unknown addon names (for `start --addons`) before anything changes.

@@ -53,7 +53,7 @@ func TestConfigCommands(t *testing.T) {
 		{[]string{"config", "get", "memory"}, 1, "", "memory is not set"},
 		{[]string{"config", "view", "-o", "json"}, 0, `{"cpus":"2","ports":"8080:30080,5353:30053/udp"}` + "\n", ""},
 		// Refused with the usage code, listing the valid keys; nothing changes.
-		{[]string{"config", "set", "frobnicate", "1"}, 2, "", "valid keys are accel, addons, apiserver-port, cpus, driver, image-cache, insecure-registry, kubernetes-version, memory, ports, profile, registry-mirror"},
+		{[]string{"config", "set", "frobnicate", "1"}, 2, "", "valid keys are accel, addons, apiserver-port, cpus, driver, image-cache, insecure-registry, kubernetes-version, memory, ports, prebuild-addons, profile, registry-mirror"},
 		{[]string{"config", "get", "frobnicate"}, 2, "", "valid keys are"},
 		{[]string{"config", "unset", "frobnicate"}, 2, "", "valid keys are"},
 		{[]string{"config", "set", "cpus", "999"}, 2, "", "this machine has"},
@@ -86,6 +86,7 @@ func TestConfigViewJSONGolden(t *testing.T) {
 		"accel": "tcg", "addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
 		"kubernetes-version": "v1.34.4", "memory": "4g", "ports": "8080:30080", "profile": "dev2",
 		"image-cache": "false", "insecure-registry": "192.168.1.10:5000", "registry-mirror": "https://mirror.example.com",
+		"prebuild-addons": "false",
 	}
 	for _, k := range cluster.SettingKeys() {
 		if code, _, errLine := runDevk(t, "config", "set", k, values[k]); code != 0 {

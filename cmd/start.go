@@ -19,7 +19,7 @@ func (a *app) startCmd() *cobra.Command {
 		driverName, accel, memory, version, output, mountString, lbRange string
 		cpus, apiServerPort                                              int
 		ports, addons, mirrors, insecure                                 []string
-		imageCache                                                       bool
+		imageCache, prebuild                                             bool
 	)
 	c := &cobra.Command{
 		Use:   "start",
@@ -120,6 +120,11 @@ func (a *app) startCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if prebuild {
+				if err := a.startPrebuild(m); err != nil {
+					a.warn(err.Error())
+				}
+			}
 			if output == "json" {
 				return json.NewEncoder(a.stdout).Encode(map[string]any{"type": "result", "profile": prof.Name,
 					"server": fmt.Sprintf("https://127.0.0.1:%d", prof.APIServerPort), "context": prof.Name,
@@ -143,6 +148,7 @@ func (a *app) startCmd() *cobra.Command {
 	f.StringVar(&mountString, "mount-string", "", "HOST_DIR:NODE_DIR: a host folder in the node (and in pods through hostPath) for the life of the cluster")
 	f.StringSliceVar(&mirrors, "registry-mirror", nil, "Docker Hub mirror URL, tried in order before Docker Hub (repeatable; an empty value clears the profile's)")
 	f.StringSliceVar(&insecure, "insecure-registry", nil, "HOST[:PORT] of a registry reached over plain HTTP or unverified TLS (repeatable)")
+	f.BoolVar(&prebuild, "prebuild-addons", true, "once the cluster is up, build the optional addons' images in the background at low priority (the first time), so a first `addons enable` takes seconds")
 	f.BoolVar(&imageCache, "image-cache", true, "pull through devk's shared image cache, which keeps every pulled image across clusters and offline (docker driver)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c

@@ -57,7 +57,7 @@ func TestCgroupV2InVM(t *testing.T) {
 	t.Logf("node image %s loaded into the VM's engine in %s", tag, r.Duration.Round(time.Second))
 
 	inner := func(args ...string) Result {
-		return in(append([]string{"env", "HOME=/root", "KUBECONFIG=/root/.kube/config", "devk", "-p", "inner"}, args...)...)
+		return in(append([]string{"env", "HOME=/root", "KUBECONFIG=/root/.kube/config", "DEVK_PREBUILD_ADDONS=false", "devk", "-p", "inner"}, args...)...)
 	}
 	mustInner := func(args ...string) string {
 		t.Helper()

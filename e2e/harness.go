@@ -59,7 +59,9 @@ func NewEnv(t testing.TB, bin, profile string) *Env {
 	if err := os.WriteFile(kc, []byte(OtherKubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{T: t, Bin: bin, Profile: profile, Kubeconfig: kc}
+	// No background builds of the optional addons' images competing with the tests for
+	// the machine's cores: TestAddonPrebuild turns them back on with a later entry.
+	e := &Env{T: t, Bin: bin, Profile: profile, Kubeconfig: kc, Extra: []string{"DEVK_PREBUILD_ADDONS=false"}}
 	if h := os.Getenv("DEVK_E2E_HOME"); h != "" {
 		e.Extra = append(e.Extra, "DEVK_HOME="+h)
 	}

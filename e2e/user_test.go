@@ -31,7 +31,7 @@ func TestOrdinaryUser(t *testing.T) {
 	kubeconfig := filepath.Join(u.HomeDir, ".kube", "config")
 	env := &Env{T: t, Bin: bin, Profile: "e2e-user", Kubeconfig: kubeconfig,
 		Prefix: []string{"setpriv", "--reuid=" + nonRootUser, "--regid=" + nonRootUser, "--init-groups", "--"},
-		Extra:  []string{"HOME=" + u.HomeDir, "USER=" + nonRootUser, "DEVK_HOME=", "DOCKER_HOST="}}
+		Extra:  []string{"HOME=" + u.HomeDir, "USER=" + nonRootUser, "DEVK_HOME=", "DOCKER_HOST=", "DEVK_PREBUILD_ADDONS=false"}}
 	env.Devk(ctx, "delete")
 	t.Cleanup(func() { env.Devk(context.Background(), "delete") })
 
@@ -273,7 +273,7 @@ func TestOrdinaryUserBuildsNodeImage(t *testing.T) {
 
 	env := &Env{T: t, Bin: bin, Profile: "e2e-user",
 		Prefix: []string{"setpriv", "--reuid=" + nonRootUser, "--regid=" + nonRootUser, "--init-groups", "--"},
-		Extra:  []string{"HOME=" + u.HomeDir, "USER=" + nonRootUser, "DEVK_HOME=" + home, "DOCKER_HOST="}}
+		Extra:  []string{"HOME=" + u.HomeDir, "USER=" + nonRootUser, "DEVK_HOME=" + home, "DOCKER_HOST=", "DEVK_PREBUILD_ADDONS=false"}}
 	r := env.Devk(ctx, "node-image")
 	if r.Code != 0 {
 		log, _ := os.ReadFile(filepath.Join(cache, "node-image-build.log"))

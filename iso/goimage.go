@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/devk-dev/devk/internal/filelock"
 )
 
 // goProgramRevision changes whenever the way a GoProgram is built or packaged changes.
@@ -159,7 +162,17 @@ func programMain(p GoProgram) string {
 // (with a progress step) and caching the binary and the archive by content.
 func (b *Builder) GoImage(ctx context.Context, p GoProgram) (string, error) {
 	archive := b.goImagePath(p)
-	if _, err := os.Stat(archive); err == nil {
+	if b.HasGoImage(p) {
+		return archive, nil
+	}
+	// One build of a program at a time across devk processes (a background prebuild and
+	// an `addons enable`, say): a waiter then finds the archive built.
+	lock, err := filelock.Acquire(ctx, archive+".lock", 2*time.Hour)
+	if err != nil {
+		return "", fmt.Errorf("%w: wait for another build of %s: %v", ErrBuildFailed, p.Name, err)
+	}
+	defer lock.Release()
+	if b.HasGoImage(p) {
 		return archive, nil
 	}
 	if b.Report != nil {
@@ -170,6 +183,12 @@ func (b *Builder) GoImage(ctx context.Context, p GoProgram) (string, error) {
 		b.Report.Done(err)
 	}
 	return path, err
+}
+
+// HasGoImage reports whether the program's image archive is built already.
+func (b *Builder) HasGoImage(p GoProgram) bool {
+	_, err := os.Stat(b.goImagePath(p))
+	return err == nil
 }
 
 func (b *Builder) goImagePath(p GoProgram) string {

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/devk-dev/devk/internal/filelock"
 )
 
 func TestProgramGoModCases(t *testing.T) {
@@ -143,5 +146,46 @@ func TestAssembleWithProgramImages(t *testing.T) {
 	devk := readLayer(t, layers[1])
 	if e := devk["usr/share/devk/images/prog-v1-0123.tar"]; string(e.data) != "an image archive" {
 		t.Errorf("program image not preloaded: %+v", e.hdr)
+	}
+}
+
+// A build of a program another devk is building waits for it, then takes its archive.
+func TestGoImageWaitsForAnotherBuild(t *testing.T) {
+	cache := t.TempDir()
+	rep := &recordingReporter{}
+	b := &Builder{CacheDir: cache, Report: rep}
+	p := GoProgram{Name: "prog", Module: "example.com/prog", Version: "v1.2.3", Image: "example.com/prog:v1.2.3"}
+	archive := b.goImagePath(p)
+	if err := os.MkdirAll(filepath.Dir(archive), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	other, err := filelock.Acquire(context.Background(), archive+".lock", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		path string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		path, err := b.GoImage(context.Background(), p)
+		done <- result{path, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("GoImage returned (%v) while another build held the lock", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := os.WriteFile(archive, []byte("built by the other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other.Release()
+	r := <-done
+	if r.err != nil || r.path != archive {
+		t.Fatalf("GoImage after the other build: %s %v", r.path, r.err)
+	}
+	if len(rep.events) != 0 || !b.HasGoImage(p) {
+		t.Errorf("events %v, HasGoImage %v: want the other's archive taken without a build", rep.events, b.HasGoImage(p))
 	}
 }
