@@ -26,7 +26,7 @@ func BenchmarkAddonEnable(b *testing.B) {
 		for _, name := range []string{"ingress", "registry", "metrics-server"} {
 			r := env.MustDevk(ctx, "addons", "enable", name)
 			b.ReportMetric(r.Duration.Seconds(), "s-enable-"+name)
-			fmt.Fprintf(os.Stderr, "| first enable of %s, image built | %.1f s |\n", name, r.Duration.Seconds())
+			fmt.Fprintf(os.Stderr, "\n| first enable of %s, image built | %.1f s |\n", name, r.Duration.Seconds())
 		}
 		env.MustDevk(ctx, "delete")
 	}
