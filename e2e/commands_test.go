@@ -26,7 +26,7 @@ import (
 
 // configKeys are the keys of `devk config` (and DEVK_<KEY> variables).
 func configKeys() []string {
-	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "image-cache", "insecure-registry", "kubernetes-version", "memory", "ports", "profile", "registry-mirror"}
+	return []string{"accel", "addons", "apiserver-port", "cpus", "driver", "image-cache", "insecure-registry", "kubernetes-version", "memory", "ports", "prebuild-addons", "profile", "registry-mirror"}
 }
 
 // TestCommands covers the everyday commands on one real cluster (profile e2e-cmd),
@@ -307,7 +307,8 @@ func commandsConfig(ctx context.Context, t *testing.T) {
 	for _, k := range configKeys() {
 		v := map[string]string{"accel": "tcg", "addons": "dashboard", "apiserver-port": "6443", "cpus": "1", "driver": "docker",
 			"kubernetes-version": "v1.34.4", "memory": "4g", "ports": "8080:30080", "profile": "dev2",
-			"image-cache": "false", "insecure-registry": "192.168.1.10:5000", "registry-mirror": "https://mirror.example.com"}[k]
+			"image-cache": "false", "insecure-registry": "192.168.1.10:5000", "registry-mirror": "https://mirror.example.com",
+			"prebuild-addons": "false"}[k]
 		env.MustDevk(ctx, "config", "set", k, v)
 	}
 	var view map[string]any
