@@ -53,13 +53,13 @@ func (m *Manager) StartPrebuild(cacheDir, exe string, args []string, logPath str
 	if _, err := exec.LookPath("go"); err != nil {
 		return false, nil // the builds need Go; without it a first enable says so itself
 	}
-	return true, StartBackground(exe, args, logPath)
+	return true, startBackground(exe, args, logPath)
 }
 
-// StartBackground starts exe with args detached from this process: in a session of its
+// startBackground starts exe with args detached from this process: in a session of its
 // own (a Ctrl-C or a closed terminal does not stop it), at the lowest CPU priority when
 // `nice` is there (the machine is the user's), its output appended to logPath.
-func StartBackground(exe string, args []string, logPath string) error {
+func startBackground(exe string, args []string, logPath string) error {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return fmt.Errorf("background build log: %w", err)
 	}

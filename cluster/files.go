@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/devk-dev/devk/internal/filelock"
@@ -51,23 +50,21 @@ var ErrLocked = errors.New("another devk command is working on this profile")
 // Lock takes an exclusive advisory lock on path, waiting up to wait. The lock is released
 // by the returned function or when the process exits, so a crash never leaves it held.
 func Lock(path string, wait time.Duration) (unlock func(), err error) {
-	f, err := lockFile(path, wait)
+	l, err := lockFile(path, wait)
 	if err != nil {
 		return nil, err
 	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return l.Release, nil
 }
 
-// lockFile opens path and takes an exclusive flock on it, waiting up to wait.
-func lockFile(path string, wait time.Duration) (*os.File, error) {
+// lockFile takes an exclusive flock on path, waiting up to wait; a lock still held then
+// is ErrLocked.
+func lockFile(path string, wait time.Duration) (*filelock.Lock, error) {
 	l, err := filelock.Acquire(context.Background(), path, wait)
 	if errors.Is(err, filelock.ErrBusy) {
 		return nil, fmt.Errorf("%w (lock %s); wait for it to finish and retry", ErrLocked, path)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return l.File(), nil
+	return l, err
 }
 
 // LockTransient is Lock for a lock file that must not outlive its use (one beside the
@@ -76,19 +73,18 @@ func lockFile(path string, wait time.Duration) (*os.File, error) {
 func LockTransient(path string, wait time.Duration) (unlock func(), err error) {
 	deadline := time.Now().Add(wait)
 	for {
-		f, err := lockFile(path, time.Until(deadline))
+		l, err := lockFile(path, time.Until(deadline))
 		if err != nil {
 			return nil, err
 		}
-		mine, err1 := f.Stat()
+		mine, err1 := l.File().Stat()
 		named, err2 := os.Stat(path)
 		if err1 == nil && err2 == nil && os.SameFile(mine, named) {
 			return func() {
 				_ = os.Remove(path) // while still held: waiters then see the path changed
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				f.Close()
+				l.Release()
 			}, nil
 		}
-		f.Close()
+		l.Release()
 	}
 }

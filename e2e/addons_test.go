@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -229,16 +228,9 @@ func TestAddons(t *testing.T) {
 	t.Run("registry: docker push through docker-env, pull by a pod", func(t *testing.T) {
 		r := env.MustDevk(ctx, "addons", "enable", "registry")
 		t.Logf("enable registry took %s\n%s", r.Duration.Round(time.Millisecond), r.Stderr)
-		var dockerEnv map[string]string
-		r = env.MustDevk(ctx, "docker-env", "-o", "json")
-		if err := json.Unmarshal([]byte(r.Stdout), &dockerEnv); err != nil {
-			t.Fatalf("docker-env -o json: %v\n%s", err, r.Stdout)
-		}
+		dockerEnv := env.DockerEnv(ctx)
 		docker := func(args ...string) error {
-			cmd := exec.CommandContext(ctx, "docker", args...)
-			cmd.Env = append(os.Environ(), "DOCKER_HOST="+dockerEnv["DOCKER_HOST"],
-				"DOCKER_TLS_VERIFY="+dockerEnv["DOCKER_TLS_VERIFY"], "DOCKER_CERT_PATH="+dockerEnv["DOCKER_CERT_PATH"])
-			if out, err := cmd.CombinedOutput(); err != nil {
+			if out, err := NodeDocker(ctx, dockerEnv, args...).CombinedOutput(); err != nil {
 				return fmt.Errorf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 			return nil

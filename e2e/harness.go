@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -143,6 +144,27 @@ func (e *Env) Client() *kubernetes.Clientset {
 func Docker(ctx context.Context, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// DockerEnv is `devk docker-env -o json` for the env's profile: DOCKER_HOST,
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+func (e *Env) DockerEnv(ctx context.Context) map[string]string {
+	e.T.Helper()
+	var vars map[string]string
+	r := e.MustDevk(ctx, "docker-env", "-o", "json")
+	if err := json.Unmarshal([]byte(r.Stdout), &vars); err != nil {
+		e.T.Fatalf("docker-env -o json: %v\n%s", err, r.Stdout)
+	}
+	return vars
+}
+
+// NodeDocker is the docker CLI pointed at the node's engine with dockerEnv (from
+// Env.DockerEnv), as `eval $(devk docker-env)` points it.
+func NodeDocker(ctx context.Context, dockerEnv map[string]string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+dockerEnv["DOCKER_HOST"],
+		"DOCKER_TLS_VERIFY="+dockerEnv["DOCKER_TLS_VERIFY"], "DOCKER_CERT_PATH="+dockerEnv["DOCKER_CERT_PATH"])
+	return cmd
 }
 
 // Eventually polls check until it returns nil or timeout passes.

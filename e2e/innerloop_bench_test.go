@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -32,18 +31,14 @@ func BenchmarkInnerLoop(b *testing.B) {
 	env.MustDevk(ctx, "start")
 	cs := env.Client()
 
-	var dockerEnv map[string]string
-	if err := json.Unmarshal([]byte(env.MustDevk(ctx, "docker-env", "-o", "json").Stdout), &dockerEnv); err != nil {
-		b.Fatal(err)
-	}
+	dockerEnv := env.DockerEnv(ctx)
 	_, file, _, _ := runtime.Caller(0)
 	webapp := filepath.Join(filepath.Dir(filepath.Dir(file)), "testdata", "innerloop", "webapp")
 
 	for i := 0; i < b.N; i++ {
 		tag := fmt.Sprintf("web-app:bench-%d", i)
-		cmd := exec.CommandContext(ctx, "docker", "build", "--build-arg", "MESSAGE=bench "+tag, "-t", tag, webapp)
-		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_HOST="+dockerEnv["DOCKER_HOST"],
-			"DOCKER_TLS_VERIFY="+dockerEnv["DOCKER_TLS_VERIFY"], "DOCKER_CERT_PATH="+dockerEnv["DOCKER_CERT_PATH"])
+		cmd := NodeDocker(ctx, dockerEnv, "build", "--build-arg", "MESSAGE=bench "+tag, "-t", tag, webapp)
+		cmd.Env = append(cmd.Env, "DOCKER_BUILDKIT=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("docker build: %v\n%s", err, out)
 		}

@@ -37,11 +37,7 @@ func TestInnerLoop(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	data := filepath.Join(filepath.Dir(filepath.Dir(file)), "testdata", "innerloop")
 
-	var dockerEnv map[string]string
-	r := env.MustDevk(ctx, "docker-env", "-o", "json")
-	if err := json.Unmarshal([]byte(r.Stdout), &dockerEnv); err != nil {
-		t.Fatalf("docker-env -o json: %v\n%s", err, r.Stdout)
-	}
+	dockerEnv := env.DockerEnv(ctx)
 	shell := env.MustDevk(ctx, "docker-env").Stdout
 	for _, want := range []string{`export DOCKER_HOST="tcp://127.0.0.1:`, `export DOCKER_TLS_VERIFY="1"`, "export DOCKER_CERT_PATH=", "# eval $(devk -p e2e-loop docker-env)"} {
 		if !strings.Contains(shell, want) {
@@ -50,9 +46,8 @@ func TestInnerLoop(t *testing.T) {
 	}
 	docker := func(args ...string) string {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, "docker", args...)
-		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0", "DOCKER_HOST="+dockerEnv["DOCKER_HOST"],
-			"DOCKER_TLS_VERIFY="+dockerEnv["DOCKER_TLS_VERIFY"], "DOCKER_CERT_PATH="+dockerEnv["DOCKER_CERT_PATH"])
+		cmd := NodeDocker(ctx, dockerEnv, args...)
+		cmd.Env = append(cmd.Env, "DOCKER_BUILDKIT=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -47,6 +47,9 @@ func TestAddonPrebuild(t *testing.T) {
 	if r := env.MustDevk(ctx, "start"); strings.Contains(r.Stderr, prebuildLine) {
 		t.Errorf("a start while the prebuild runs started another:\n%s", r.Stderr)
 	}
+	if now := prebuildProcess(t, home); now != pid {
+		t.Fatalf("the prebuild (pid %d) was no longer the one running after the second start (now %d): the check above proved nothing", pid, now)
+	}
 
 	// Wait for it: it holds the cache's prebuild lock until it ends.
 	begin := time.Now()
