@@ -121,46 +121,78 @@ func (b *Builder) Build(ctx context.Context, r Recipe) error {
 		defer func() { b.Log, b.logPath = nil, "" }()
 	}
 	var a artifacts
-	steps := append(b.componentSteps(r, &a),
-		buildStep{"Building the Debian " + Suite + " root filesystem", "rootfs", b.rootfsPath(), 40 * time.Second, laneOthers, func(ctx context.Context) (err error) { a.rootfs, err = b.rootfs(ctx); return }})
+	steps := append(b.componentSteps(ctx, r, &a),
+		buildStep{"Building the Debian " + Suite + " root filesystem", "rootfs", b.rootfsPath(), 40 * time.Second, func() (err error) { a.rootfs, err = b.rootfs(ctx); return }})
 	for _, p := range r.Programs.Preload {
-		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, laneOthers, func(ctx context.Context) error {
+		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, func() error {
 			archive, err := b.goImage(ctx, p)
 			a.images = append(a.images, archive)
 			return err
 		}})
 	}
 	for _, p := range r.Programs.OnDemand {
-		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, laneOthers, func(ctx context.Context) error {
+		steps = append(steps, buildStep{"Building " + p.Name + " " + p.Version + " from source", p.Name, b.goImagePath(p), time.Minute, func() error {
 			archive, err := b.goImage(ctx, p)
 			a.onDemand = append(a.onDemand, archive)
 			return err
 		}})
 	}
-	steps = append(steps, b.kubeStep(r, &a),
-		buildStep{"Assembling and loading the node image", "assemble", "", 0, laneAlone, func(ctx context.Context) error {
-			return b.assemble(ctx, r, a)
-		}})
-	return b.runSteps(ctx, steps)
+	steps = append(steps, buildStep{"Assembling and loading the node image", "assemble", "", 0, func() error {
+		return b.assemble(ctx, r, a)
+	}})
+	return b.runSteps(steps)
 }
 
-// componentSteps build the programs every node has, container or VM, into a, beside the
-// Kubernetes build (kubeStep). Each step names the artifact it produces (a cache hit when
-// it exists) and how long building it took on our 2-core machines, said once when it has
-// to be built.
-func (b *Builder) componentSteps(r Recipe, a *artifacts) []buildStep {
+// componentSteps build the programs every node has, container or VM, into a. Each step
+// names the artifact it produces (a cache hit when it exists) and how long building it
+// took on our 2-core machines, said once when it has to be built.
+func (b *Builder) componentSteps(ctx context.Context, r Recipe, a *artifacts) []buildStep {
 	return []buildStep{
-		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, laneOthers, func(ctx context.Context) (err error) { a.coredns, err = b.coreDNS(ctx); return }},
-		{"Building containerd " + ContainerdVersion + " from source", "containerd", b.containerdPath(), 80 * time.Second, laneOthers, func(ctx context.Context) (err error) { a.containerd, err = b.containerd(ctx); return }},
-		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, laneOthers, func(ctx context.Context) (err error) { a.pause, err = b.pause(ctx); return }},
+		{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, func() (err error) { a.kube, err = b.kube(ctx, r); return }},
+		{"Building CoreDNS " + CoreDNSVersion, "coredns", b.coreDNSPath(), 70 * time.Second, func() (err error) { a.coredns, err = b.coreDNS(ctx); return }},
+		{"Building containerd " + ContainerdVersion + " from source", "containerd", b.containerdPath(), 80 * time.Second, func() (err error) { a.containerd, err = b.containerd(ctx); return }},
+		{"Building the pause image", "pause", b.pausePath(), 10 * time.Second, func() (err error) { a.pause, err = b.pause(ctx); return }},
 	}
 }
 
-// kubeStep builds the multi-call Kubernetes binary into a, in a lane of its own from the
-// build's start; it is shown after the steps beside it, which finish sooner.
-func (b *Builder) kubeStep(r Recipe, a *artifacts) buildStep {
-	return buildStep{"Building Kubernetes " + r.KubernetesVersion + " from source", "kubernetes", b.kubePath(r), 7 * time.Minute, laneKubernetes,
-		func(ctx context.Context) (err error) { a.kube, err = b.kube(ctx, r); return }}
+// buildStep is one phase of a build.
+type buildStep struct {
+	name string
+	// key names the step in the record of measured build times.
+	key string
+	// artifact is the cached file the step produces ("" for a step that always runs).
+	artifact string
+	// estimate is how long building the artifact takes on a 2-core machine of ours.
+	estimate time.Duration
+	run      func() error
+}
+
+// runSteps runs the steps in order, reporting each. A step that has to build says how
+// long that took here last time (or its estimate), and the time it takes is recorded.
+func (b *Builder) runSteps(steps []buildStep) error {
+	times := loadBuildTimes(b.CacheDir)
+	for _, s := range steps {
+		name := s.name
+		building := s.artifact != "" && !exists(s.artifact)
+		if building {
+			name += " (" + times.expect(s.key, s.estimate) + ")"
+		}
+		if b.Report != nil {
+			b.Report.Step(name)
+		}
+		began := time.Now()
+		err := s.run()
+		if b.Report != nil {
+			b.Report.Done(err)
+		}
+		if err != nil {
+			return err
+		}
+		if building {
+			times.record(b.CacheDir, s.key, time.Since(began))
+		}
+	}
+	return nil
 }
 
 func exists(path string) bool {
@@ -240,14 +272,10 @@ func (b *Builder) run(ctx context.Context, dir string, env []string, name string
 // runTo runs a tool, its output going to the log and to also.
 func (b *Builder) runTo(ctx context.Context, dir string, env []string, also io.Writer, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
-	// A stopped build (interrupted, or another step failed) lets the tool clean up:
-	// mmdebstrap removes its temporary root, go its work folder.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var tail tailBuffer
-	out := io.MultiWriter(b.logFor(ctx), &tail, also)
+	out := io.MultiWriter(b.log(), &tail, also)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		msg := fmt.Sprintf("%s %s: %v", name, args[0], err)
@@ -303,7 +331,7 @@ func (b *Builder) goBuild(ctx context.Context, dir, gomod, mainSrc, out, ldflags
 	if err := b.run(ctx, dir, goEnv, "go", "mod", "tidy"); err != nil {
 		return fmt.Errorf("%w: fetching Go modules (is the Go module proxy reachable? see `go env GOPROXY`): %v", ErrBuildFailed, err)
 	}
-	counter := &packageCounter{total: countPackages(ctx, dir, goEnv, "."), report: b.progressFor(ctx)}
+	counter := &packageCounter{total: countPackages(ctx, dir, goEnv, "."), report: b.progress}
 	if err := b.runTo(ctx, dir, goEnv, counter, "go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", out, "."); err != nil {
 		return fmt.Errorf("%w: %v", ErrBuildFailed, err)
 	}

@@ -231,22 +231,21 @@ func (b *Builder) Conformance(ctx context.Context, kubernetesVersion string) (Co
 	}
 	var suite ConformanceSuite
 	var bins, k8sDir, rootfs, busybox string
-	// The test images' parts build beside the suite's long compile (see the lanes in steps.go).
-	err = b.runSteps(ctx, []buildStep{
-		{"Building the test images' Debian " + Suite + " root filesystem", "testimages-rootfs", b.testImagesRootfsPath(), time.Minute, laneOthers, func(ctx context.Context) (err error) {
-			rootfs, err = cached(b.testImagesRootfsPath(), func(tmp string) error { return b.mmdebstrap(ctx, tmp, testImagePackages, testImageHooks()) })
-			return
-		}},
-		{"Building BusyBox " + BusyboxVersion + " from its upstream source", "busybox", b.busyboxPath(), 90 * time.Second, laneOthers, func(ctx context.Context) (err error) {
-			busybox, err = b.upstreamBusybox(ctx)
-			return
-		}},
+	err = b.runSteps([]buildStep{
 		{"Building Kubernetes' conformance suite " + r.KubernetesVersion + " (e2e.test, ginkgo, kubectl, test programs)", "conformance",
-			b.conformancePath(r), 6 * time.Minute, laneKubernetes, func(ctx context.Context) (err error) {
+			b.conformancePath(r), 6 * time.Minute, func() (err error) {
 				bins, k8sDir, err = b.conformanceBinaries(ctx, r)
 				return
 			}},
-		{"Assembling the test images", "", "", 0, laneAlone, func(ctx context.Context) error {
+		{"Building the test images' Debian " + Suite + " root filesystem", "testimages-rootfs", b.testImagesRootfsPath(), time.Minute, func() (err error) {
+			rootfs, err = cached(b.testImagesRootfsPath(), func(tmp string) error { return b.mmdebstrap(ctx, tmp, testImagePackages, testImageHooks()) })
+			return
+		}},
+		{"Building BusyBox " + BusyboxVersion + " from its upstream source", "busybox", b.busyboxPath(), 90 * time.Second, func() (err error) {
+			busybox, err = b.upstreamBusybox(ctx)
+			return
+		}},
+		{"Assembling the test images", "", "", 0, func() error {
 			listed, err := listImages(ctx, filepath.Join(bins, "e2e.test"))
 			if err != nil {
 				return err

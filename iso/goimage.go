@@ -309,7 +309,7 @@ func WriteSource(dir string, p GoProgram) error {
 
 // compileProgram builds p's main package in its module dir, reporting packages compiled.
 func (b *Builder) compileProgram(ctx context.Context, dir string, p GoProgram, out string) error {
-	counter := &packageCounter{total: countPackages(ctx, dir, goEnv, p.MainPackage()), report: b.progressFor(ctx)}
+	counter := &packageCounter{total: countPackages(ctx, dir, goEnv, p.MainPackage()), report: b.progress}
 	if err := b.runTo(ctx, dir, goEnv, counter, "go", "build", "-v", "-trimpath", "-ldflags", p.ldflags(), "-o", out, p.MainPackage()); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBuildFailed, p.Name, err)
 	}

@@ -1,7 +1,6 @@
 package iso
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -44,11 +43,11 @@ func TestRunStepsSaysHowLong(t *testing.T) {
 	rep := &stepRecorder{}
 	b := &Builder{CacheDir: dir, Report: rep}
 	steps := []buildStep{
-		{"Building kube", "kube", miss, 7 * time.Minute, laneAlone, func(context.Context) error { return os.WriteFile(miss, nil, 0o644) }},
-		{"Building pause", "pause", hit, 10 * time.Second, laneAlone, func(context.Context) error { return nil }},
-		{"Assembling", "assemble", "", 0, laneAlone, func(context.Context) error { return nil }},
+		{"Building kube", "kube", miss, 7 * time.Minute, func() error { return os.WriteFile(miss, nil, 0o644) }},
+		{"Building pause", "pause", hit, 10 * time.Second, func() error { return nil }},
+		{"Assembling", "assemble", "", 0, func() error { return nil }},
 	}
-	if err := b.runSteps(context.Background(), steps); err != nil {
+	if err := b.runSteps(steps); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"Building kube (usually about 7 min on 2 cores)", "Building pause", "Assembling"}
@@ -63,8 +62,8 @@ func TestRunStepsSaysHowLong(t *testing.T) {
 	times.record(dir, "kube", 95*time.Second)
 	_ = os.Remove(miss)
 	rep.steps = nil
-	steps[0].run = func(context.Context) error { return errors.New("boom") }
-	if err := b.runSteps(context.Background(), steps[:1]); err == nil {
+	steps[0].run = func() error { return errors.New("boom") }
+	if err := b.runSteps(steps[:1]); err == nil {
 		t.Fatal("a failed step did not fail the build")
 	}
 	if rep.steps[0] != "Building kube (took about a minute here last time)" {

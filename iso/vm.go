@@ -70,15 +70,14 @@ func (b *Builder) EnsureVM(ctx context.Context, kubernetesVersion string) (VMFil
 	}
 	var a artifacts
 	vmRootfs := filepath.Join(b.CacheDir, "rootfs-vm-"+Suite+"-"+vmRootfsKey()[:16]+".tar")
-	err = b.runSteps(ctx, append(b.componentSteps(r, &a),
-		buildStep{"Building the Debian " + Suite + " root filesystem with a kernel", "rootfs-vm", vmRootfs, time.Minute, laneOthers, func(ctx context.Context) (err error) {
+	err = b.runSteps(append(b.componentSteps(ctx, r, &a),
+		buildStep{"Building the Debian " + Suite + " root filesystem with a kernel", "rootfs-vm", vmRootfs, time.Minute, func() (err error) {
 			a.rootfs, err = cached(vmRootfs, func(tmp string) error {
 				return b.mmdebstrap(ctx, tmp, append(Packages(), KernelPackage), customizeHooks())
 			})
 			return err
 		}},
-		b.kubeStep(r, &a),
-		buildStep{"Writing the VM's kernel, initrd and disk image", "vm-assemble", dir, 30 * time.Second, laneAlone, func(ctx context.Context) error {
+		buildStep{"Writing the VM's kernel, initrd and disk image", "vm-assemble", dir, 30 * time.Second, func() error {
 			_, err := cached(dir, func(tmp string) error { return b.assembleVM(ctx, r, a, tmp) })
 			return err
 		}},
