@@ -327,11 +327,13 @@ func TestFaults(t *testing.T) {
 
 	for _, way := range []struct {
 		name   string
-		remove func()
+		remove func(t *testing.T)
 	}{
-		{"devk stop", func() { env.MustDevk(ctx, "stop") }},
-		{"devk pause", func() { env.MustDevk(ctx, "pause") }},
-		{"docker rm -f (behind devk's back)", func() { mustDocker(ctx, t, "rm", "-f", env.Profile) }},
+		{"devk stop", func(*testing.T) { env.MustDevk(ctx, "stop") }},
+		{"devk pause", func(*testing.T) { env.MustDevk(ctx, "pause") }},
+		{"docker rm -f (behind devk's back)", func(t *testing.T) { mustDocker(ctx, t, "rm", "-f", env.Profile) }},
+		// The node keeps its image by ID; delete's cgroup cleanup once asked for the name.
+		{"the node image's name removed (docker rmi behind devk's back)", func(t *testing.T) { untagNodeImage(ctx, t, env.Profile) }},
 	} {
 		t.Run(way.name+" then delete leaves no cgroups on the host", func(t *testing.T) {
 			env.MustDevk(ctx, "start")
@@ -339,7 +341,7 @@ func TestFaults(t *testing.T) {
 			if before, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); os.IsNotExist(err) && len(before) == 0 {
 				t.Fatal("a running node on this cgroup v1 host has no cgroups under /sys/fs/cgroup/*/devk-NAME: the check below would prove nothing")
 			}
-			way.remove()
+			way.remove(t)
 			env.MustDevk(ctx, "delete")
 			if left, _ := filepath.Glob("/sys/fs/cgroup/*/devk-" + env.Profile); len(left) > 0 {
 				t.Errorf("cgroup folders left: %v", left)
@@ -780,4 +782,22 @@ func fillNodeDisk(ctx context.Context, t *testing.T, node string, leave int64) d
 		t.Fatalf("fallocate %d bytes in the node: %v: %s", size, err, out)
 	}
 	return diskFill{remove: remove, held: func() time.Duration { return held }}
+}
+
+// untagNodeImage removes the name of the running node's image, as `docker rmi` of an
+// image in use does, and gives it back when the test ends.
+func untagNodeImage(ctx context.Context, t *testing.T, node string) {
+	t.Helper()
+	out, err := Docker(ctx, "inspect", "-f", "{{.Config.Image}}", node)
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v: %s", node, err, out)
+	}
+	name := strings.TrimSpace(out)
+	keep := "devk-e2e-untagged/" + strings.ReplaceAll(strings.TrimPrefix(name, "devk/"), ":", "-") + ":kept"
+	mustDocker(ctx, t, "tag", name, keep)
+	t.Cleanup(func() {
+		mustDocker(context.Background(), t, "tag", keep, name)
+		mustDocker(context.Background(), t, "rmi", keep)
+	})
+	mustDocker(ctx, t, "rmi", name)
 }

@@ -550,6 +550,11 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 	if info.Config != nil {
 		image = info.Config.Image
 	}
+	if info.ContainerJSONBase != nil && info.Image != "" {
+		// By ID: the container kept its image even if the name was removed since (docker
+		// rmi, a prune) or now names a rebuilt one.
+		image = info.Image
+	}
 	if root != "" && image != "" {
 		if err := d.removeHostCgroups(ctx, name, image, root); err != nil {
 			return err
