@@ -546,15 +546,7 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 	if volErr == nil && !d.owned(vol.Labels, name) {
 		labels = nil // not ours: nothing of it is trusted
 	}
-	root, image := labels[labelCgroupRoot], labels[labelImage]
-	if info.Config != nil {
-		image = info.Config.Image
-	}
-	if info.ContainerJSONBase != nil && info.Image != "" {
-		// By ID: the container kept its image even if the name was removed since (docker
-		// rmi, a prune) or now names a rebuilt one.
-		image = info.Image
-	}
+	root, image := labels[labelCgroupRoot], helperImage(info, labels[labelImage])
 	if root != "" && image != "" {
 		if err := d.removeHostCgroups(ctx, name, image, root); err != nil {
 			return err
@@ -617,6 +609,20 @@ func (d *Driver) removeHostCgroups(ctx context.Context, name, image, root string
 		return fmt.Errorf("remove the node's cgroups under %s: %w", root, err)
 	}
 	return nil
+}
+
+// helperImage is the image of a helper container for a node: the node's own image by ID,
+// which the container keeps even if its name was removed since (docker rmi, a prune) or
+// now names a rebuilt image; else the name it was created with (from its volume when the
+// container is gone).
+func helperImage(info container.InspectResponse, created string) string {
+	if info.ContainerJSONBase != nil && info.Image != "" {
+		return info.Image
+	}
+	if info.Config != nil && info.Config.Image != "" {
+		return info.Config.Image
+	}
+	return created
 }
 
 func (d *Driver) helperLabels(profile string) map[string]string {

@@ -286,3 +286,22 @@ func TestEngineUnderDockerEnv(t *testing.T) {
 		})
 	}
 }
+
+// Helper containers use the node's image by ID, then by the name it was created with.
+func TestHelperImage(t *testing.T) {
+	byID := container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{Image: "sha256:abc"}, Config: &container.Config{Image: "devk/node:v1"}}
+	byName := container.InspectResponse{Config: &container.Config{Image: "devk/node:v1"}}
+	for _, tt := range []struct {
+		name string
+		info container.InspectResponse
+		want string
+	}{
+		{"running or stopped node", byID, "sha256:abc"},
+		{"no ID known", byName, "devk/node:v1"},
+		{"container gone: the volume's label", container.InspectResponse{}, "devk/node:label"},
+	} {
+		if got := helperImage(tt.info, "devk/node:label"); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -60,10 +60,7 @@ func (d *Driver) RestoreDisk(ctx context.Context, name string, r io.Reader) erro
 	if !d.owned(vol.Labels, name) {
 		return foreign("volume", varVolume, vol.Labels)
 	}
-	image := vol.Labels[labelImage]
-	if info.Config != nil {
-		image = info.Config.Image
-	}
+	image := helperImage(info, vol.Labels[labelImage])
 	if image == "" {
 		return fmt.Errorf("restore into %s: no image is known for the helper container", name)
 	}
