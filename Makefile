@@ -3,7 +3,7 @@ GO ?= go
 KUBERNETES_VERSION ?= v1.37.2
 BIN := bin/devk
 
-.PHONY: build node-image test test-short test-faults test-versions test-cgroup2 conformance e2e bench lint help
+.PHONY: build node-image test test-short test-faults test-versions test-cgroup2 conformance e2e bench bench-cold lint help
 
 build: ## build bin/devk
 	$(GO) build -o $(BIN) .
@@ -46,6 +46,9 @@ conformance: build ## Kubernetes' conformance suite on a fresh cluster (FOCUS='r
 
 bench: build ## time startup phases and measure node memory; prints a table
 	DEVK_E2E=1 $(GO) test -count=1 -timeout 60m -run '^$$' -bench . -benchtime 1x ./e2e/...
+
+bench-cold: ## a first cluster from empty caches (devk, Go build and module caches, node image): about 11 min
+	DEVK_E2E=1 DEVK_BENCH_COLD=1 $(GO) test -count=1 -timeout 60m -run '^$$' -bench 'FirstCluster' -benchtime 1x ./e2e/...
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
