@@ -306,6 +306,59 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	// devk stop signals the pods as soon as the kubelet is gone (kubelet.service's
+	// ExecStopPost); a pod still gets its SIGTERM and the time to act on it.
+	t.Run("stop: a pod's SIGTERM handler finishes its write to a volume", func(t *testing.T) {
+		env.MustDevk(ctx, "start")
+		cs := env.Client()
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "fault-term"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("16Mi")}},
+			},
+		}
+		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "fault-term"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "main", Image: "busybox:1.37", Command: []string{"sh", "-c",
+					`trap 'sleep 1.5; echo flushed > /data/on-term; sync; exit 0' TERM; touch /data/started; while true; do sleep 0.1; done`},
+					VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+				Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "fault-term"}}}},
+			},
+		}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := Eventually(ctx, 2*time.Minute, func() error {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "fault-term", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if p.Status.Phase != corev1.PodRunning {
+				return fmt.Errorf("pod fault-term is %s", p.Status.Phase)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // its trap is set
+		env.MustDevk(ctx, "stop")
+		env.MustDevk(ctx, "start")
+		out, err := runClaimPod(ctx, cs, "fault-term-read", "fault-term", "ls /data; cat /data/on-term")
+		if err != nil || !strings.Contains(out, "flushed") {
+			t.Fatalf("the pod's SIGTERM handler did not finish before the node stopped: %q (%v)", out, err)
+		}
+		if !strings.Contains(out, "started") {
+			t.Fatalf("the volume lost the pod's first file: %q", out)
+		}
+	})
+
 	t.Run("two starts at once: one runs, the other waits its turn or says who holds the profile", func(t *testing.T) {
 		results := make(chan Result, 2)
 		for i := 0; i < 2; i++ {
