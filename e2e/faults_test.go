@@ -386,7 +386,13 @@ func TestFaults(t *testing.T) {
 		{"devk pause", func(*testing.T) { env.MustDevk(ctx, "pause") }},
 		{"docker rm -f (behind devk's back)", func(t *testing.T) { mustDocker(ctx, t, "rm", "-f", env.Profile) }},
 		// The node keeps its image by ID; delete's cgroup cleanup once asked for the name.
-		{"the node image's name removed (docker rmi behind devk's back)", func(t *testing.T) { untagNodeImage(ctx, t, env.Profile) }},
+		{"the node image's name removed (docker rmi behind devk's back)", func(t *testing.T) {
+			out, err := Docker(ctx, "inspect", "-f", "{{.Config.Image}}", env.Profile)
+			if err != nil {
+				t.Fatalf("docker inspect %s: %v: %s", env.Profile, err, out)
+			}
+			SetImageAside(ctx, t, strings.TrimSpace(out))
+		}},
 	} {
 		t.Run(way.name+" then delete leaves no cgroups on the host", func(t *testing.T) {
 			env.MustDevk(ctx, "start")
@@ -835,22 +841,4 @@ func fillNodeDisk(ctx context.Context, t *testing.T, node string, leave int64) d
 		t.Fatalf("fallocate %d bytes in the node: %v: %s", size, err, out)
 	}
 	return diskFill{remove: remove, held: func() time.Duration { return held }}
-}
-
-// untagNodeImage removes the name of the running node's image, as `docker rmi` of an
-// image in use does, and gives it back when the test ends.
-func untagNodeImage(ctx context.Context, t *testing.T, node string) {
-	t.Helper()
-	out, err := Docker(ctx, "inspect", "-f", "{{.Config.Image}}", node)
-	if err != nil {
-		t.Fatalf("docker inspect %s: %v: %s", node, err, out)
-	}
-	name := strings.TrimSpace(out)
-	keep := "devk-e2e-untagged/" + strings.ReplaceAll(strings.TrimPrefix(name, "devk/"), ":", "-") + ":kept"
-	mustDocker(ctx, t, "tag", name, keep)
-	t.Cleanup(func() {
-		mustDocker(context.Background(), t, "tag", keep, name)
-		mustDocker(context.Background(), t, "rmi", keep)
-	})
-	mustDocker(ctx, t, "rmi", name)
 }

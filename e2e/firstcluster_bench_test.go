@@ -36,7 +36,7 @@ func BenchmarkFirstCluster(b *testing.B) {
 		// The module cache is read-only; it has to be made writable to be removed.
 		b.Cleanup(func() { _ = exec.Command("chmod", "-R", "u+w", dir).Run() })
 		caches := []string{"GOCACHE=" + filepath.Join(dir, "gocache"), "GOMODCACHE=" + filepath.Join(dir, "gomod")}
-		setAside(ctx, b, tag)
+		SetImageAside(ctx, b, tag)
 
 		begin := time.Now()
 		_, file, _, _ := runtime.Caller(0)
@@ -67,28 +67,6 @@ func BenchmarkFirstCluster(b *testing.B) {
 		}
 		env.MustDevk(ctx, "delete")
 	}
-}
-
-// setAside renames the engine's image tag for the benchmark, so devk has to build it, and
-// puts the name back at the end if the run did not build it again.
-func setAside(ctx context.Context, b *testing.B, tag string) {
-	b.Helper()
-	kept := "devk-e2e-aside/" + strings.NewReplacer("devk/", "", ":", "-").Replace(tag) + ":kept"
-	for _, args := range [][]string{{"tag", tag, kept}, {"rmi", tag}} {
-		if out, err := Docker(ctx, args...); err != nil {
-			b.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	b.Cleanup(func() {
-		ctx := context.Background()
-		if _, err := Docker(ctx, "image", "inspect", tag); err != nil {
-			if out, err := Docker(ctx, "tag", kept, tag); err != nil {
-				b.Errorf("give back %s: %v: %s", tag, err, out)
-				return
-			}
-		}
-		_, _ = Docker(ctx, "rmi", kept)
-	})
 }
 
 var stepDone = regexp.MustCompile(`✓ (.+) \(([0-9.]+)s\)`)

@@ -259,3 +259,26 @@ func (e *Env) IsolatedHome(t testing.TB) string {
 	t.Cleanup(func() { e.Devk(context.Background(), "delete", "--all", "--purge") })
 	return home
 }
+
+// SetImageAside removes the engine's name tag (as `docker rmi` does to an image still in
+// use), keeping the image under another name, and gives the name back when the test ends
+// unless something built it again meanwhile.
+func SetImageAside(ctx context.Context, tb testing.TB, tag string) {
+	tb.Helper()
+	kept := "devk-e2e-aside/" + strings.NewReplacer("devk/", "", ":", "-").Replace(tag) + ":kept"
+	for _, args := range [][]string{{"tag", tag, kept}, {"rmi", tag}} {
+		if out, err := Docker(ctx, args...); err != nil {
+			tb.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		if _, err := Docker(ctx, "image", "inspect", tag); err != nil {
+			if out, err := Docker(ctx, "tag", kept, tag); err != nil {
+				tb.Errorf("give back %s: %v: %s", tag, err, out)
+				return
+			}
+		}
+		_, _ = Docker(ctx, "rmi", kept)
+	})
+}
