@@ -15,7 +15,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -281,16 +280,7 @@ func TestFaults(t *testing.T) {
 			t.Skip("slow: make test-faults runs it")
 		}
 		cs := env.Client()
-		claim := &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: "fault-blob"},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")}},
-			},
-		}
-		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		CreateClaim(ctx, t, cs, "fault-blob", "64Mi")
 		written, err := runClaimPod(ctx, cs, "fault-write", "fault-blob",
 			"head -c 20971520 /dev/urandom > /data/blob && sync && sha256sum /data/blob")
 		if err != nil {
@@ -311,16 +301,7 @@ func TestFaults(t *testing.T) {
 	t.Run("stop: a pod's SIGTERM handler finishes its write to a volume", func(t *testing.T) {
 		env.MustDevk(ctx, "start")
 		cs := env.Client()
-		claim := &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: "fault-term"},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("16Mi")}},
-			},
-		}
-		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		CreateClaim(ctx, t, cs, "fault-term", "16Mi")
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "fault-term"},
 			Spec: corev1.PodSpec{
@@ -420,16 +401,7 @@ func TestFaults(t *testing.T) {
 		if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		claim := &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: "stop-blob"},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("16Mi")}},
-			},
-		}
-		if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		CreateClaim(ctx, t, cs, "stop-blob", "16Mi")
 		written, err := runClaimPod(ctx, cs, "stop-write", "stop-blob", "head -c 4194304 /dev/urandom > /data/blob && sync && sha256sum /data/blob")
 		if err != nil {
 			t.Fatalf("%v\n%s", err, written)

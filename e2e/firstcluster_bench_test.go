@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,15 +38,12 @@ func BenchmarkFirstCluster(b *testing.B) {
 		SetImageAside(ctx, b, tag)
 
 		begin := time.Now()
-		_, file, _, _ := runtime.Caller(0)
-		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "devk"), ".")
-		build.Dir = filepath.Dir(filepath.Dir(file))
-		build.Env = append(os.Environ(), caches...)
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("go build: %v\n%s", err, out)
+		bin, err := BuildDevk(dir, caches...)
+		if err != nil {
+			b.Fatal(err)
 		}
 		built := time.Since(begin)
-		env := NewEnv(b, filepath.Join(dir, "devk"), "e2e-cold")
+		env := NewEnv(b, bin, "e2e-cold")
 		home := env.IsolatedHome(b)
 		env.Extra = append(env.Extra, caches...)
 		r := env.MustDevk(ctx, "start")

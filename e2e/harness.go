@@ -19,6 +19,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -27,13 +28,15 @@ import (
 // Enabled reports whether end-to-end tests should run (DEVK_E2E=1 and not -short).
 func Enabled() bool { return os.Getenv("DEVK_E2E") == "1" && !testing.Short() }
 
-// BuildDevk compiles the devk binary into dir and returns its path.
-func BuildDevk(dir string) (string, error) {
+// BuildDevk compiles the devk binary into dir, with env added to go's environment (such
+// as GOCACHE), and returns its path.
+func BuildDevk(dir string, env ...string) (string, error) {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
 	bin := filepath.Join(dir, "devk")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build devk: %v\n%s", err, out)
 	}
@@ -281,4 +284,20 @@ func SetImageAside(ctx context.Context, tb testing.TB, tag string) {
 		}
 		_, _ = Docker(ctx, "rmi", kept)
 	})
+}
+
+// CreateClaim creates a ReadWriteOnce PersistentVolumeClaim of size in the default
+// namespace (the default StorageClass, local-path, provisions it).
+func CreateClaim(ctx context.Context, tb testing.TB, cs kubernetes.Interface, name, size string) {
+	tb.Helper()
+	claim := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}},
+		},
+	}
+	if _, err := cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		tb.Fatal(err)
+	}
 }
